@@ -1,0 +1,47 @@
+"""BLS12-381 verification in the IC's scheme, with arkworks (py-arkworks-bls12381).
+
+The IC signs state roots with minimal-signature-size BLS: 48-byte compressed G1 signatures, 96-byte
+compressed G2 public keys, hash-to-G1 with the ciphersuite DST below. The emulator signs with pyblst
+(blst); the client verifies with arkworks on purpose. Two independent implementations mean a scheme
+mistake (wrong DST, wrong group, wrong byte order) cannot hide by being made identically on both sides.
+"""
+
+from __future__ import annotations
+
+from py_arkworks_bls12381 import GT, G1Point, G2Point
+
+__all__ = ["BLS_DST", "BLS_PUBLIC_KEY_LEN", "BLS_SIGNATURE_LEN", "verify_bls"]
+
+BLS_DST = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_"
+BLS_SIGNATURE_LEN = 48
+BLS_PUBLIC_KEY_LEN = 96
+
+_G2_GENERATOR_NEG = -G2Point()
+_G2_IDENTITY = G2Point.identity()
+
+
+def verify_bls(signature48: bytes, message: bytes, public_key96: bytes) -> bool:
+    """Return whether ``signature48`` is ``public_key96``'s signature of ``message``.
+
+    Malformed or non-canonical encodings return False rather than raising, so callers have one
+    failure path. The identity public key is refused: with it, the identity signature would verify
+    for every message.
+    """
+    signature48, message, public_key96 = bytes(signature48), bytes(message), bytes(public_key96)
+    if len(signature48) != BLS_SIGNATURE_LEN or len(public_key96) != BLS_PUBLIC_KEY_LEN:
+        return False
+    try:
+        # from_compressed_bytes checks that the points are on the curve and in the prime subgroup.
+        sig = G1Point.from_compressed_bytes(signature48)
+        pk = G2Point.from_compressed_bytes(public_key96)
+        # arkworks accepts some non-canonical encodings (b"\xff" * 48 decodes to the identity);
+        # blst does not, so insist that the bytes are the one canonical encoding of the point.
+        if sig.to_compressed_bytes() != signature48 or pk.to_compressed_bytes() != public_key96:
+            return False
+        if pk == _G2_IDENTITY:
+            return False
+        hashed = G1Point.hash_to_curve(message, BLS_DST)
+        # e(sig, -g2) * e(H(m), pk) == 1  <=>  e(sig, g2) == e(H(m), pk)
+        return GT.pairing_check([sig, hashed], [_G2_GENERATOR_NEG, pk])
+    except ValueError:
+        return False

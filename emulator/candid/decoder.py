@@ -1,0 +1,483 @@
+"""Strict, bounded decoding of untrusted Candid messages at the types a method expects.
+
+The value stream is read once, directly at the pair (wire type, expected type), applying the spec's coercion
+rules on the way. Where the spec turns a failed coercion into `null` (under `opt`), the reader rewinds and
+skips the value at its wire type instead, which still validates it.
+
+Three limits keep hostile input from hanging the server: counts and lengths are checked against the bytes
+left, recursion is capped at `MAX_DEPTH` (also the answer to legal but uninhabited types such as
+`type T = record { T }`), and every step (value, table entry, subtype check) spends fuel from a budget
+proportional to the input, which is what stops zero-sized values (`vec null` of length 2^32) from
+amplifying a few bytes into billions of steps.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+from emulator.candid.leb128 import read_sleb, read_uleb
+from emulator.candid.types import (
+    BOOL,
+    EMPTY,
+    FLOAT32,
+    FLOAT64,
+    INT,
+    NAT,
+    NAT8,
+    NULL,
+    PRINCIPAL,
+    RESERVED,
+    TEXT,
+    CandidError,
+    Field,
+    Func,
+    FuncRef,
+    Future,
+    Knot,
+    Opt,
+    Prim,
+    Record,
+    Service,
+    Some,
+    Type,
+    Variant,
+    Vec,
+    is_nullable,
+    kind,
+    resolve,
+)
+from emulator.principal import MAX_PRINCIPAL_BYTES, Principal
+
+MAGIC = b"DIDL"
+# `depth` counts the decoder's own stack frames (every recursive call passes depth + 1), so this bound
+# leaves room under CPython's default recursion limit of 1000 for whoever calls us. Nesting costs one or
+# two frames per level, so values may nest about 300 levels deep.
+MAX_DEPTH = 600
+FUEL_PER_BYTE = 16
+FUEL_BASE = 50_000
+_MAX_LEN_BYTES = 10  # lengths, counts, ids and type indices are at most 64-bit quantities
+
+_OPCODE_PRIMS = {p.value: p for p in Prim}
+_ANNOTATIONS = {1: "query", 2: "oneway", 3: "composite_query"}
+_FIXED = {  # fixed-width numbers: (byte width, signed)
+    Prim.NAT8: (1, False),
+    Prim.NAT16: (2, False),
+    Prim.NAT32: (4, False),
+    Prim.NAT64: (8, False),
+    Prim.INT8: (1, True),
+    Prim.INT16: (2, True),
+    Prim.INT32: (4, True),
+    Prim.INT64: (8, True),
+}
+_F32, _F64 = struct.Struct("<f"), struct.Struct("<d")
+
+
+class _Mismatch(CandidError):
+    """A well-formed value that does not coerce to the expected type; under `opt` this reads as null."""
+
+
+def decode_args(data: bytes, types: Sequence[Type]) -> list[Any]:
+    """Decode a whole argument (or reply) message at the expected types."""
+    return _Decoder(bytes(data)).args(types)
+
+
+class _Decoder:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.fuel = FUEL_PER_BYTE * max(len(data), 1) + FUEL_BASE
+        self.assumed: set[tuple[int, int]] = set()  # subtype pairs (by object id) taken to hold
+        self.trail: list[tuple[int, int]] = []  # the same pairs in the order they were assumed
+
+    # -- bytes -------------------------------------------------------------------------------------------
+
+    def spend(self, units: int) -> None:
+        self.fuel -= units
+        if self.fuel < 0:
+            raise CandidError("decoding cost exceeds the limit for this message size")
+
+    def take(self, n: int) -> bytes:
+        end = self.pos + n
+        if end > len(self.data):
+            raise CandidError("unexpected end of input")
+        chunk = self.data[self.pos : end]
+        self.pos = end
+        return chunk
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise CandidError("unexpected end of input")
+        self.pos += 1
+        return self.data[self.pos - 1]
+
+    def uleb(self) -> int:
+        value, self.pos = read_uleb(self.data, self.pos, _MAX_LEN_BYTES)
+        return value
+
+    def sleb(self) -> int:
+        value, self.pos = read_sleb(self.data, self.pos, _MAX_LEN_BYTES)
+        return value
+
+    def count(self, what: str) -> int:
+        """A length or count of items that each occupy at least one byte."""
+        n = self.uleb()
+        if n > len(self.data) - self.pos:
+            raise CandidError(f"{what} {n} exceeds the remaining input")
+        return n
+
+    def field_id(self) -> int:
+        n = self.uleb()
+        if n >= 2**32:
+            raise CandidError("field id does not fit in 32 bits")
+        return n
+
+    def text(self) -> str:
+        try:
+            return self.take(self.count("text length")).decode("utf-8")
+        except UnicodeDecodeError:
+            raise CandidError("text is not valid UTF-8") from None
+
+    def principal(self) -> Principal:
+        if self.byte() != 1:
+            raise CandidError("opaque reference instead of a principal id")
+        n = self.count("principal length")
+        if n > MAX_PRINCIPAL_BYTES:
+            raise CandidError(f"principal longer than {MAX_PRINCIPAL_BYTES} bytes")
+        return Principal(self.take(n))
+
+    def func_ref(self) -> FuncRef:
+        if self.byte() != 1:
+            raise CandidError("opaque function reference")
+        return FuncRef(self.principal(), self.text())
+
+    def prim(self, p: Prim) -> Any:
+        if p is NULL or p is RESERVED:
+            return None
+        if p is BOOL:
+            b = self.byte()
+            if b > 1:
+                raise CandidError(f"invalid bool byte {b}")
+            return b == 1
+        if p is NAT:
+            value, self.pos = read_uleb(self.data, self.pos)
+            return value
+        if p is INT:
+            value, self.pos = read_sleb(self.data, self.pos)
+            return value
+        if p in _FIXED:
+            width, signed = _FIXED[p]
+            return int.from_bytes(self.take(width), "little", signed=signed)
+        if p is FLOAT32:
+            return _F32.unpack(self.take(4))[0]
+        if p is FLOAT64:
+            return _F64.unpack(self.take(8))[0]
+        if p is TEXT:
+            return self.text()
+        if p is PRINCIPAL:
+            return self.principal()
+        raise CandidError("a value of type empty cannot be decoded")
+
+    # -- types -------------------------------------------------------------------------------------------
+
+    def args(self, expected: Sequence[Type]) -> list[Any]:
+        if self.data[:4] != MAGIC:
+            raise CandidError("missing DIDL magic number")
+        self.pos = 4
+        table = self.table()
+        wire = [self.type_ref(table) for _ in range(self.count("argument count"))]
+        values: list[Any] = []
+        for i, e in enumerate(expected):
+            try:
+                if i < len(wire):
+                    values.append(self.value(wire[i], e, 0))
+                elif is_nullable(e):
+                    values.append(None)
+                else:
+                    raise CandidError(f"missing argument of type {kind(e)}")
+            except CandidError as exc:
+                raise CandidError(f"argument {i}: {exc}") from None
+        for w in wire[len(expected) :]:
+            self.skip(w, 0)
+        if self.pos != len(self.data):
+            raise CandidError(f"{len(self.data) - self.pos} unexpected bytes after the last value")
+        return values
+
+    def type_ref(self, table: list[Knot]) -> Type:
+        """An inline type: a primitive opcode or an index into the type table."""
+        code = self.sleb()
+        if code >= 0:
+            if code >= len(table):
+                raise CandidError(f"type index {code} out of range")
+            return table[code]
+        if code not in _OPCODE_PRIMS:
+            raise CandidError(f"type opcode {code} is not a primitive type")
+        return _OPCODE_PRIMS[code]
+
+    def fields(self, table: list[Knot], what: str) -> tuple[Field, ...]:
+        fields: list[Field] = []
+        for _ in range(self.count(f"{what} field count")):
+            self.spend(1)
+            fid = self.field_id()
+            if fields and fid <= fields[-1].id:
+                raise CandidError(f"{what} field ids not strictly increasing")
+            fields.append(Field(None, fid, self.type_ref(table)))
+        return tuple(fields)
+
+    def table(self) -> list[Knot]:
+        table = [Knot(f"table entry {i}") for i in range(self.count("type table length"))]
+        for knot in table:
+            self.spend(1)
+            code = self.sleb()
+            entry: Type
+            if code == -18:
+                entry = Opt(self.type_ref(table))
+            elif code == -19:
+                entry = Vec(self.type_ref(table))
+            elif code == -20:
+                entry = Record(self.fields(table, "record"))
+            elif code == -21:
+                entry = Variant(self.fields(table, "variant"))
+            elif code == -22:
+                entry = self.func_type(table)
+            elif code == -23:
+                entry = self.service_type(table)
+            elif code < -24:
+                self.take(self.count("future type length"))
+                entry = Future(code)
+            else:
+                raise CandidError(f"type opcode {code} is not allowed in the type table")
+            knot.tie(entry)
+        for knot in table:
+            entry = knot.target
+            if isinstance(entry, Service):
+                for name, method in entry.methods:
+                    if not isinstance(resolve(method), Func):
+                        raise CandidError(f"service method {name!r} does not have a function type")
+        return table
+
+    def func_type(self, table: list[Knot]) -> Func:
+        args = tuple(self.type_ref(table) for _ in range(self.count("function argument count")))
+        results = tuple(self.type_ref(table) for _ in range(self.count("function result count")))
+        modes = set()
+        for _ in range(self.count("function annotation count")):
+            code = self.byte()
+            if code not in _ANNOTATIONS:
+                raise CandidError(f"unknown function annotation {code}")
+            modes.add(_ANNOTATIONS[code])
+        return Func(args, results, frozenset(modes))
+
+    def service_type(self, table: list[Knot]) -> Service:
+        methods: list[tuple[str, Type]] = []
+        for _ in range(self.count("service method count")):
+            self.spend(1)
+            name = self.text()
+            if methods and name <= methods[-1][0]:
+                raise CandidError("service method names not strictly increasing")
+            code = self.sleb()
+            if not 0 <= code < len(table):
+                raise CandidError(f"service method {name!r} does not refer to a function type")
+            methods.append((name, table[code]))
+        return Service(tuple(methods))
+
+    # -- values ------------------------------------------------------------------------------------------
+
+    def value(self, w: Type, e: Type, depth: int) -> Any:
+        """Read a value of wire type `w` and coerce it to expected type `e`."""
+        if depth > MAX_DEPTH:
+            raise CandidError("value nested too deeply")
+        self.spend(1)
+        w, e = resolve(w), resolve(e)
+        if w is EMPTY:
+            raise CandidError("a value of type empty cannot be decoded")
+        if e is RESERVED:
+            self.skip(w, depth + 1)
+            return None
+        if isinstance(e, Opt):
+            return self.option(w, e.inner, depth + 1)
+        if isinstance(e, Prim):
+            if w is e:
+                return self.prim(e)
+            if e is INT and w is NAT:
+                return self.prim(NAT)
+            if e is PRINCIPAL and isinstance(w, Service):
+                return self.principal()
+        elif isinstance(e, Vec) and isinstance(w, Vec):
+            if resolve(w.inner) is NAT8 and resolve(e.inner) is NAT8:
+                return self.take(self.count("blob length"))
+            items = []
+            for _ in range(self.vec_len(w.inner)):  # a loop, not a comprehension: no uncounted frame
+                items.append(self.value(w.inner, e.inner, depth + 1))
+            return items
+        elif isinstance(e, Record) and isinstance(w, Record):
+            return self.record(w, e, depth + 1)
+        elif isinstance(e, Variant) and isinstance(w, Variant):
+            tag = self.variant_tag(w)
+            if tag.id not in e.by_id:
+                raise _Mismatch(f"unexpected variant tag {tag.id}")
+            field = e.by_id[tag.id]
+            return {field.key: self.value(tag.type, field.type, depth + 1)}
+        elif isinstance(e, Func | Service) and type(w) is type(e):
+            if not self.subtype(w, e, depth + 1):
+                raise _Mismatch(f"{kind(w)} reference type is not a subtype of the expected one")
+            return self.func_ref() if isinstance(e, Func) else self.principal()
+        raise _Mismatch(f"expected {kind(e)}, found {kind(w)}")
+
+    def option(self, w: Type, inner: Type, depth: int) -> Any:
+        if w is NULL or w is RESERVED:
+            return None
+        if isinstance(w, Opt):
+            if not self.option_tag():
+                return None
+            w = w.inner
+        start = self.pos
+        try:
+            v = self.value(w, inner, depth + 1)
+        except _Mismatch:
+            self.pos = start
+            self.skip(w, depth + 1)
+            return None
+        return Some(v) if is_nullable(inner) else v
+
+    def record(self, w: Record, e: Record, depth: int) -> Any:
+        out: dict[str | int, Any] = {}
+        expected = iter(e.fields)
+        pending = next(expected, None)
+        for wf in w.fields:
+            while pending is not None and pending.id < wf.id:
+                self.missing_field(pending, out)
+                pending = next(expected, None)
+            if pending is not None and pending.id == wf.id:
+                out[pending.key] = self.value(wf.type, pending.type, depth + 1)
+                pending = next(expected, None)
+            else:
+                self.skip(wf.type, depth + 1)
+        while pending is not None:
+            self.missing_field(pending, out)
+            pending = next(expected, None)
+        return tuple(out.values()) if e.is_tuple else out
+
+    @staticmethod
+    def missing_field(field: Field, out: dict[str | int, Any]) -> None:
+        if not is_nullable(field.type):
+            raise _Mismatch(f"record field {field.key!r} is missing")
+        out[field.key] = None
+
+    def option_tag(self) -> bool:
+        tag = self.byte()
+        if tag > 1:
+            raise CandidError(f"invalid option tag {tag}")
+        return tag == 1
+
+    def variant_tag(self, w: Variant) -> Field:
+        index = self.uleb()
+        if index >= len(w.fields):
+            raise CandidError(f"variant index {index} out of range")
+        return w.fields[index]
+
+    def vec_len(self, elem: Type) -> int:
+        """Element count; checked against the input left unless elements may take no bytes at all."""
+        elem = resolve(elem)
+        if elem is NULL or elem is RESERVED or isinstance(elem, Record):
+            return self.uleb()  # zero-sized elements are paid for with fuel, one by one
+        return self.count("vector length")
+
+    def skip(self, w: Type, depth: int) -> None:
+        """Read and validate a value of wire type `w` whose content nobody wants."""
+        if depth > MAX_DEPTH:
+            raise CandidError("value nested too deeply")
+        self.spend(1)
+        w = resolve(w)
+        if isinstance(w, Prim):
+            self.prim(w)
+        elif isinstance(w, Opt):
+            if self.option_tag():
+                self.skip(w.inner, depth + 1)
+        elif isinstance(w, Vec):
+            if resolve(w.inner) is NAT8:
+                self.take(self.count("blob length"))
+            else:
+                for _ in range(self.vec_len(w.inner)):
+                    self.skip(w.inner, depth + 1)
+        elif isinstance(w, Record):
+            for f in w.fields:
+                self.skip(f.type, depth + 1)
+        elif isinstance(w, Variant):
+            self.skip(self.variant_tag(w).type, depth + 1)
+        elif isinstance(w, Func):
+            self.func_ref()
+        elif isinstance(w, Service):
+            self.principal()
+        else:
+            self.take(self.count("future value length"))
+            self.uleb()  # reference count: the IC has no reference table, so there is nothing to skip
+
+    # -- subtyping (only needed for function and service references) --------------------------------------
+
+    def subtype(self, w: Type, e: Type, depth: int) -> bool:
+        """`w <: e`, coinductively: a pair already under consideration is assumed to hold."""
+        if depth > MAX_DEPTH:
+            raise CandidError("type nested too deeply")
+        self.spend(1)
+        w, e = resolve(w), resolve(e)
+        if e is RESERVED or w is EMPTY or isinstance(e, Opt):
+            return True  # the spec's special opt rules make every type a subtype of any option
+        key = (id(w), id(e))
+        if key in self.assumed:
+            return True
+        mark = len(self.trail)
+        self.assumed.add(key)
+        self.trail.append(key)
+        if self.subtype_step(w, e, depth + 1):
+            return True
+        # Conclusions drawn since `key` was assumed may rest on that now refuted assumption: drop them all.
+        self.assumed.difference_update(self.trail[mark:])
+        del self.trail[mark:]
+        return False
+
+    def subtype_step(self, w: Type, e: Type, depth: int) -> bool:
+        # Plain loops rather than all(...): a generator would add an uncounted frame per level.
+        if isinstance(e, Prim):
+            return w is e or (e is INT and w is NAT) or (e is PRINCIPAL and isinstance(w, Service))
+        if isinstance(e, Vec):
+            return isinstance(w, Vec) and self.subtype(w.inner, e.inner, depth + 1)
+        if isinstance(e, Record):
+            if not isinstance(w, Record):
+                return False
+            for f in e.fields:
+                if f.id in w.by_id:
+                    if not self.subtype(w.by_id[f.id].type, f.type, depth + 1):
+                        return False
+                elif not is_nullable(f.type):
+                    return False
+            return True
+        if isinstance(e, Variant):
+            if not isinstance(w, Variant):
+                return False
+            for f in w.fields:
+                if f.id not in e.by_id or not self.subtype(f.type, e.by_id[f.id].type, depth + 1):
+                    return False
+            return True
+        if isinstance(e, Func):
+            return (
+                isinstance(w, Func)
+                and w.modes == e.modes
+                and self.tuple_subtype(e.args, w.args, depth + 1)
+                and self.tuple_subtype(w.results, e.results, depth + 1)
+            )
+        if isinstance(e, Service):
+            if not isinstance(w, Service):
+                return False
+            for name, method in e.methods:
+                if name not in w.by_name or not self.subtype(w.by_name[name], method, depth + 1):
+                    return False
+            return True
+        return False
+
+    def tuple_subtype(self, sub: tuple[Type, ...], sup: tuple[Type, ...], depth: int) -> bool:
+        """Argument sequences compare like tuple records: extra trailing entries on the sub side are fine."""
+        for i, t in enumerate(sup):
+            if not (self.subtype(sub[i], t, depth + 1) if i < len(sub) else is_nullable(t)):
+                return False
+        return True

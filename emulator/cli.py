@@ -1,0 +1,150 @@
+"""`storeforever`: the project's one command line entry point.
+
+`storeforever emulator` starts the local replica; its subcommands drive a running emulator through
+the admin API. Client commands (upload, store-gallery, …) live in `clients.cli` and are mounted here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from emulator.principal import Principal
+from emulator.server.config import (
+    DEFAULT_ADMIN_PORT,
+    DEFAULT_CANISTER_ID,
+    DEFAULT_PORT,
+    DEFAULT_STATE_DIR,
+    CanisterSpec,
+    EmulatorConfig,
+)
+
+DEFAULT_KIND = "example"
+
+
+def _canister_spec(text: str) -> CanisterSpec:
+    kind, sep, cid = text.partition("=")
+    return CanisterSpec(kind, Principal.from_text(cid if sep else DEFAULT_CANISTER_ID))
+
+
+def add_emulator_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address of the IC HTTP interface (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"IC interface port, 0 = any free (default {DEFAULT_PORT})")
+    p.add_argument("--admin-host", default="127.0.0.1", help="address of the admin API (default loopback only)")
+    p.add_argument(
+        "--admin-port", type=int, default=DEFAULT_ADMIN_PORT, help=f"admin API port, 0 = any free (default {DEFAULT_ADMIN_PORT})"
+    )
+    p.add_argument("--admin-token", default=None, help="require 'Authorization: Bearer TOKEN' on the admin API")
+    p.add_argument(
+        "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help=f"where keys and canister state live (default ./{DEFAULT_STATE_DIR})"
+    )
+    p.add_argument(
+        "--canister",
+        action="append",
+        type=_canister_spec,
+        metavar="KIND[=ID]",
+        help=f"host a canister of KIND (artifact, example, or module:Class) under ID "
+        f"(default {DEFAULT_KIND}={DEFAULT_CANISTER_ID}); repeatable",
+    )
+    p.add_argument("--controller", action="append", type=Principal.from_text, default=[], metavar="PRINCIPAL",
+                   help="controller listed in read_state /canister/<id>/controllers; repeatable")
+    p.add_argument("--durability", choices=["full", "normal"], default="full",
+                   help="full: fsync every commit (survives power loss); normal: survives process kill only")
+    p.add_argument("--config", type=Path, default=None, help="JSON file with canister limits (see docs)")
+    p.add_argument("--timer-tick", type=float, default=1.0, help="seconds between canister timer checks (default 1)")
+    p.add_argument("--port-file", type=Path, default=None, help="write the bound ports as JSON here once ready")
+    p.add_argument("--quiet", action="store_true", help="no per-call log lines")
+    p.add_argument("--no-sync-call", dest="sync_call", action="store_false",
+                   help="answer 404 on v3/v4 call (agents fall back to v2 call + polling)")
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    canister_config: dict[str, Any] = {}
+    if args.config is not None:
+        canister_config.update(json.loads(args.config.read_text()))
+    return EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        admin_host=args.admin_host,
+        admin_port=args.admin_port,
+        admin_token=args.admin_token,
+        state_dir=args.state_dir,
+        canisters=tuple(args.canister or [_canister_spec(DEFAULT_KIND)]),
+        controllers=tuple(args.controller),
+        durability=args.durability,
+        canister_config=canister_config,
+        timer_tick_seconds=args.timer_tick,
+        log_calls=not args.quiet,
+        sync_call=args.sync_call,
+    )
+
+
+async def serve(config: EmulatorConfig, port_file: Path | None) -> None:
+    from aiohttp import web
+
+    from emulator.server.app import create_apps
+
+    app, admin_app = create_apps(config)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, config.host, config.port).start()
+    admin_runner = web.AppRunner(admin_app, access_log=None)
+    await admin_runner.setup()
+    await web.TCPSite(admin_runner, config.admin_host, config.admin_port).start()
+    port = runner.addresses[0][1]
+    admin_port = admin_runner.addresses[0][1]
+    info = {
+        "url": f"http://{config.host}:{port}",
+        "port": port,
+        "admin_url": f"http://{config.admin_host}:{admin_port}",
+        "canisters": {spec.kind: str(spec.canister_id) for spec in config.canisters},
+        "state_dir": str(config.state_dir.resolve()),
+    }
+    if port_file is not None:
+        tmp = port_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info))
+        tmp.replace(port_file)
+    print(f"storeforever emulator ready: {json.dumps(info)}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await admin_runner.cleanup()
+    await runner.cleanup()
+
+
+def run_emulator(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    config = config_from_args(args)
+    asyncio.run(serve(config, args.port_file))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="storeforever", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    emu = sub.add_parser(
+        "emulator",
+        help="start the local IC replica (or control a running one)",
+        description="Start a local IC replica hosting the Store Forever canister on http://127.0.0.1:4943.",
+    )
+    add_emulator_options(emu)
+    emu.set_defaults(func=run_emulator)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,333 @@
+"""Runs one canister: decodes arguments, executes messages atomically, records request statuses.
+
+The host is the "execution environment" half of a replica and knows nothing of HTTP. Every method is
+synchronous and must be called from one thread at a time (the server uses a single-thread executor),
+which gives the IC's rule that a canister executes one message at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emulator.candid import CandidError, decode_args, encode_args, parse_did
+from emulator.candid.did import DidFile
+from emulator.principal import Principal
+from emulator.protocol.errors import (
+    Reject,
+    RejectCode,
+    canister_trapped,
+    method_not_found,
+)
+from emulator.protocol.state_tree import CanisterState, RequestStatus
+from emulator.runtime.canister import CallContext, Canister, CanisterTrap, Timer
+from emulator.runtime.clock import CanisterClock
+from emulator.runtime.stable_store import StableStore
+
+log = logging.getLogger("emulator.host")
+
+# Replicated replies are limited to 2 MiB and query replies to 3 MiB (IC interface spec, "Limits").
+MAX_UPDATE_REPLY_BYTES = 2 * 1024 * 1024
+MAX_QUERY_REPLY_BYTES = 3 * 1024 * 1024
+# Request statuses stay readable until their ingress expiry plus this margin (spec: "at least until
+# the expiry"); a resubmission within that time is answered from the record.
+STATUS_RETENTION_MARGIN_NS = 5 * 60 * 1_000_000_000
+MODULE_HASH_KEY = "module_hash"
+
+
+@dataclass(frozen=True, slots=True)
+class Replied:
+    arg: bytes
+
+
+Outcome = Replied | Reject
+
+
+@dataclass(slots=True)
+class _ArmedTimer:
+    timer: Timer
+    due_ns: int
+
+
+@dataclass
+class CanisterHost:
+    """One canister id with its code, stable store, clock and timers."""
+
+    canister_id: Principal
+    canister_cls: type[Canister]
+    store: StableStore
+    clock: CanisterClock
+    config: Mapping[str, Any] = field(default_factory=dict)
+    controllers: tuple[Principal, ...] = ()
+    wall_clock: Callable[[], int] = time.time_ns
+    instance: Canister = field(init=False)
+    interface: DidFile = field(init=False)
+    _timers: list[_ArmedTimer] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._load(self.canister_cls)
+        with self.store.write():
+            installed = self.store.get_meta(MODULE_HASH_KEY)
+            if installed is None:
+                self._run_lifecycle(self.instance.init, "canister_init")
+            elif installed != self.canister_cls.module_hash():
+                # The process restarted with different code: that is an upgrade of the stored state.
+                self._run_lifecycle(self.instance.post_upgrade, "canister_post_upgrade")
+            self.store.set_meta(MODULE_HASH_KEY, self.canister_cls.module_hash())
+        self._arm_timers()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def _load(self, cls: type[Canister]) -> None:
+        self.canister_cls = cls
+        self.instance = cls(self.config)
+        self.interface = parse_did(cls.CANDID)
+
+    def _context(self, caller: Principal, method: str) -> CallContext:
+        return CallContext(
+            caller=caller,
+            time_ns=self.clock.now(),
+            canister_id=self.canister_id,
+            method=method,
+            db=self.store.conn,
+        )
+
+    def _run_lifecycle(self, hook: Callable[[CallContext], None], name: str) -> None:
+        hook(self._context(self.canister_id, name))
+
+    def _arm_timers(self) -> None:
+        now = self.clock.now()
+        self._timers = [_ArmedTimer(t, now + t.interval_ns) for t in self.instance.timers()]
+
+    def upgrade(self, new_cls: type[Canister] | None = None) -> None:
+        """Simulated `install_code` in upgrade mode: pre_upgrade, discard the instance, post_upgrade.
+
+        A trap in either hook rolls the whole upgrade back and keeps the old instance, as on the IC.
+        """
+        target = new_cls or self.canister_cls
+        old_cls, old_instance, old_interface = self.canister_cls, self.instance, self.interface
+        try:
+            with self.store.write():
+                self._run_lifecycle(self.instance.pre_upgrade, "canister_pre_upgrade")
+                self._load(target)
+                self._run_lifecycle(self.instance.post_upgrade, "canister_post_upgrade")
+                self.store.set_meta(MODULE_HASH_KEY, target.module_hash())
+        except Exception:
+            self.canister_cls, self.instance, self.interface = old_cls, old_instance, old_interface
+            raise
+        self._arm_timers()
+
+    def reinstall(self) -> None:
+        """Empty stable memory and install afresh (used by the admin reset)."""
+        self.store.wipe()
+        self._load(self.canister_cls)
+        with self.store.write():
+            self._run_lifecycle(self.instance.init, "canister_init")
+            self.store.set_meta(MODULE_HASH_KEY, self.canister_cls.module_hash())
+        self.clock.reload()
+        self._arm_timers()
+
+    def state(self) -> CanisterState:
+        return CanisterState(
+            module_hash=self.canister_cls.module_hash(),
+            controllers=self.controllers,
+            metadata={"candid:service": self.canister_cls.CANDID.encode()},
+        )
+
+    # -- messages ----------------------------------------------------------------------------------
+
+    def _decode(self, method: str, arg: bytes) -> tuple[Callable[..., Any], list[Any]]:
+        func = self.interface.service[method]
+        _, attr = self.canister_cls.exported_methods()[method]
+        try:
+            args = decode_args(arg, func.args)
+        except CandidError as exc:
+            raise CanisterTrap(f"failed to decode call arguments: {exc}") from exc
+        return getattr(self.instance, attr), args
+
+    def _encode(self, method: str, result: Any) -> bytes:
+        results = self.interface.service[method].results
+        values: Sequence[Any]
+        if len(results) == 0:
+            values = []
+        elif len(results) == 1:
+            values = [result]
+        else:
+            values = result
+        try:
+            return encode_args(results, values)
+        except CandidError as exc:
+            raise CanisterTrap(f"failed to encode reply: {exc}") from exc
+
+    def _lookup(self, method: str, kind: str) -> Reject | None:
+        exported = self.canister_cls.exported_methods()
+        entry = exported.get(method)
+        if entry is None or method not in self.interface.service:
+            return method_not_found(self.canister_id, method, kind)  # type: ignore[arg-type]
+        if kind == "query" and entry[0] != "query":
+            return method_not_found(self.canister_id, method, "query")
+        return None
+
+    def _execute(self, caller: Principal, method: str, arg: bytes, limit: int) -> Outcome:
+        """Run one message inside the caller's transaction; a trap undoes only this message."""
+        try:
+            with self.store.savepoint():
+                fn, args = self._decode(method, arg)
+                reply = self._encode(method, fn(self._context(caller, method), *args))
+                if len(reply) > limit:
+                    raise _ReplyTooLarge(len(reply), limit)
+        except _ReplyTooLarge as exc:
+            return Reject(
+                RejectCode.CANISTER_ERROR,
+                f"Error from Canister {self.canister_id}: Canister violated contract: "
+                f"ic0.msg_reply_data_append: application payload size ({exc.size}) "
+                f"cannot be larger than {exc.limit}.",
+                "IC0504",
+            )
+        except CanisterTrap as exc:
+            return canister_trapped(self.canister_id, str(exc))
+        except Exception as exc:  # a bug in canister code is a trap, never a crashed server
+            log.exception("canister %s trapped in %s", self.canister_id, method)
+            return canister_trapped(self.canister_id, f"Panicked at '{type(exc).__name__}: {exc}'")
+        return Replied(reply)
+
+    def call(
+        self, *, request_id: bytes, sender: Principal, method: str, arg: bytes, ingress_expiry: int
+    ) -> RequestStatus:
+        """Execute an update once; a resubmitted request id gets the stored status, not a second run."""
+        with self.store.write() as db:
+            existing = self._stored_status(request_id)
+            if existing is not None:
+                return existing
+            rejected = self._lookup(method, "update")
+            outcome: Outcome = rejected if rejected is not None else self._execute(
+                sender, method, arg, MAX_UPDATE_REPLY_BYTES
+            )
+            status = self._status(sender, outcome)
+            db.execute(
+                "INSERT INTO _ic_request_status (request_id, sender, method, status, reply, reject_code,"
+                " reject_message, error_code, expires_at_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    request_id,
+                    sender.raw,
+                    method,
+                    status.status,
+                    status.reply,
+                    int(status.reject.code) if status.reject else None,
+                    status.reject.message if status.reject else None,
+                    status.reject.error_code if status.reject else None,
+                    max(ingress_expiry, self.wall_clock()) + STATUS_RETENTION_MARGIN_NS,
+                ),
+            )
+            # Bounded clean-up through the expiry index: never a scan of all statuses.
+            db.execute(
+                "DELETE FROM _ic_request_status WHERE request_id IN (SELECT request_id FROM "
+                "_ic_request_status WHERE expires_at_ns < ? ORDER BY expires_at_ns LIMIT 16)",
+                (self.wall_clock(),),
+            )
+        return status
+
+    def query(self, *, sender: Principal, method: str, arg: bytes) -> Outcome:
+        """Execute a query; whatever it does to the store is rolled back."""
+        rejected = self._lookup(method, "query")
+        if rejected is not None:
+            return rejected
+        with self.store.read():
+            return self._execute(sender, method, arg, MAX_QUERY_REPLY_BYTES)
+
+    def _status(self, sender: Principal, outcome: Outcome) -> RequestStatus:
+        if isinstance(outcome, Replied):
+            return RequestStatus(
+                status="replied", sender=sender, canister_id=self.canister_id, reply=outcome.arg, reject=None
+            )
+        return RequestStatus(
+            status="rejected", sender=sender, canister_id=self.canister_id, reply=None, reject=outcome
+        )
+
+    def _stored_status(self, request_id: bytes) -> RequestStatus | None:
+        row = self.store.conn.execute(
+            "SELECT sender, status, reply, reject_code, reject_message, error_code "
+            "FROM _ic_request_status WHERE request_id = ?",
+            (request_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        sender, status, reply, code, message, error_code = row
+        reject = Reject(RejectCode(code), message, error_code) if code is not None else None
+        return RequestStatus(
+            status=status,
+            sender=Principal(bytes(sender)),
+            canister_id=self.canister_id,
+            reply=None if reply is None else bytes(reply),
+            reject=reject,
+        )
+
+    def request_status(self, request_id: bytes) -> RequestStatus | None:
+        with self.store.read():
+            return self._stored_status(request_id)
+
+    # -- emulator-only inspection (admin API) --------------------------------------------------------
+
+    def inspect(self, view: str, params: Mapping[str, str]) -> Any:
+        with self.store.read() as db:
+            return self.instance.inspect(db, view, params)
+
+    def figures(self) -> Mapping[str, float]:
+        with self.store.read() as db:
+            return self.instance.figures(db)
+
+    def asset_chunk_count(self, key: str) -> int | None:
+        with self.store.read() as db:
+            return self.instance.asset_chunk_count(db, key)
+
+    def asset_chunk(self, key: str, index: int) -> bytes:
+        with self.store.read() as db:
+            return self.instance.asset_chunk(db, key, index)
+
+    def restore(self, snapshot_db: Path) -> None:
+        """Replace the stable store with a snapshot and start a fresh instance on it (like a restart)."""
+        self.store.restore_from(snapshot_db)
+        self.clock.reload()
+        self._load(self.canister_cls)
+        with self.store.write():
+            if self.store.get_meta(MODULE_HASH_KEY) != self.canister_cls.module_hash():
+                self._run_lifecycle(self.instance.post_upgrade, "canister_post_upgrade")
+                self.store.set_meta(MODULE_HASH_KEY, self.canister_cls.module_hash())
+        self._arm_timers()
+
+    # -- time and timers ---------------------------------------------------------------------------
+
+    def advance_clock(self, delta_ns: int) -> int:
+        """Move the canister clock forward and fire every timer that became due."""
+        with self.store.write():
+            now = self.clock.advance(delta_ns)
+        self.run_due_timers()
+        return now
+
+    def run_due_timers(self) -> list[str]:
+        """Fire due timers once each (a periodic timer that missed several intervals fires once)."""
+        fired = []
+        now = self.clock.now()
+        for armed in self._timers:
+            if armed.due_ns > now:
+                continue
+            with self.store.write():
+                try:
+                    with self.store.savepoint("timer"):
+                        armed.timer.callback(self._context(self.canister_id, f"timer:{armed.timer.name}"))
+                except Exception:
+                    log.exception("timer %s trapped", armed.timer.name)
+            armed.due_ns = now + armed.timer.interval_ns
+            fired.append(armed.timer.name)
+        return fired
+
+
+class _ReplyTooLarge(Exception):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(size, limit)
+        self.size, self.limit = size, limit
+

@@ -1,0 +1,147 @@
+"""The stable store: one SQLite file per canister holding its stable memory and the runtime's records.
+
+Why SQLite: it needs no server, it is durable per transaction, and an update message maps onto one
+`BEGIN IMMEDIATE … COMMIT`, so a trap rolls back with a savepoint and a reply is only sent after the
+commit that made it true. The runtime's own tables (request statuses, clock, installed module) live in
+the same file so that a message's effects and its recorded reply commit together: a dropped reply can
+be answered again from the stored status without executing twice.
+
+WAL mode keeps readers (queries, admin inspection) cheap. `synchronous=FULL` fsyncs every commit, so an
+acknowledged write survives SIGKILL and power loss; `normal` survives SIGKILL only and is faster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+Durability = Literal["full", "normal"]
+
+RUNTIME_SCHEMA = """
+CREATE TABLE IF NOT EXISTS _ic_meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS _ic_request_status (
+    request_id BLOB PRIMARY KEY,
+    sender BLOB NOT NULL,
+    method TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reply BLOB,
+    reject_code INTEGER,
+    reject_message TEXT,
+    error_code TEXT,
+    expires_at_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS _ic_request_status_expiry ON _ic_request_status (expires_at_ns);
+"""
+
+
+class StableStore:
+    """A canister's SQLite database; every access goes through `write()` or `read()`.
+
+    The connection is shared with one worker thread at a time (the host serialises execution), hence
+    `check_same_thread=False` plus a lock that turns accidental concurrent use into waiting, not
+    corruption.
+    """
+
+    def __init__(self, path: Path | str, *, durability: Durability = "full") -> None:
+        self.path = Path(path) if str(path) != ":memory:" else None
+        self._durability = durability
+        self._lock = threading.RLock()
+        self.conn = self._open(str(path))
+
+    def _open(self, path: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={'FULL' if self._durability == 'full' else 'NORMAL'}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(RUNTIME_SCHEMA)
+        return conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One atomic message: committed when the block ends normally, rolled back on any exception."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read that can never change state: `query_only` plus an unconditional rollback."""
+        with self._lock:
+            self.conn.execute("PRAGMA query_only=ON")
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self.conn.execute("ROLLBACK")
+                self.conn.execute("PRAGMA query_only=OFF")
+
+    @contextlib.contextmanager
+    def savepoint(self, name: str = "message") -> Iterator[sqlite3.Connection]:
+        """Nested rollback scope inside `write()`: a trapped message undoes only its own changes."""
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            raise
+        self.conn.execute(f"RELEASE {name}")
+
+    def get_meta(self, key: str) -> bytes | None:
+        row = self.conn.execute("SELECT value FROM _ic_meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_meta(self, key: str, value: bytes) -> None:
+        self.conn.execute(
+            "INSERT INTO _ic_meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy of the whole database (SQLite online backup), safe while serving."""
+        with self._lock:
+            dest = sqlite3.connect(str(target))
+            try:
+                self.conn.backup(dest)
+            finally:
+                dest.close()
+
+    def restore_from(self, source: Path) -> None:
+        """Replace every table with the contents of a snapshot file made by `backup_to`."""
+        with self._lock:
+            src = sqlite3.connect(str(source))
+            try:
+                src.backup(self.conn)
+            finally:
+                src.close()
+            self.conn.executescript(RUNTIME_SCHEMA)
+
+    def wipe(self) -> None:
+        """Drop every table: the state of a freshly created canister."""
+        with self._lock:
+            names = [
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            self.conn.execute("BEGIN IMMEDIATE")
+            for name in names:
+                self.conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+            self.conn.execute("COMMIT")
+            self.conn.execute("VACUUM")
+            self.conn.executescript(RUNTIME_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()

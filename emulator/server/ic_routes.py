@@ -1,0 +1,112 @@
+"""The IC HTTP interface routes: thin aiohttp adapters over `Replica`.
+
+Handlers read the body (bounded), call the replica and copy its `HttpReply` out; `ProtocolError`s
+become the replica's plain-text 4xx answers in one middleware. CORS is answered for every route so
+agent-js works from a browser page as it does against the PocketIC gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from emulator.protocol.errors import ProtocolError
+from emulator.server.app_keys import REPLICA
+from emulator.server.replica import MAX_INGRESS_BYTES, HttpReply
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def _body(request: web.Request) -> bytes:
+    """Read at most the ingress limit + 1 byte, so an oversized body is refused without buffering it."""
+    if request.content_length is not None and request.content_length > MAX_INGRESS_BYTES:
+        raise ProtocolError(
+            413,
+            f"Request body is too large: {request.content_length} bytes exceed the "
+            f"{MAX_INGRESS_BYTES} byte limit.",
+        )
+    data = await request.content.read(MAX_INGRESS_BYTES + 1)
+    if len(data) > MAX_INGRESS_BYTES:
+        raise ProtocolError(
+            413, f"Request body is too large: more than {MAX_INGRESS_BYTES} bytes exceed the limit."
+        )
+    return data
+
+
+def _respond(reply: HttpReply, request: web.Request | None = None) -> web.Response:
+    if reply.drop and request is not None and request.transport is not None:
+        request.transport.close()  # the reply is lost on the way back: the client sees a broken connection
+    return web.Response(status=reply.status, body=reply.body, content_type=reply.content_type)
+
+
+async def status(request: web.Request) -> web.Response:
+    return _respond(request.app[REPLICA].status())
+
+
+async def query(request: web.Request) -> web.Response:
+    body = await _body(request)
+    return _respond(await request.app[REPLICA].query(body, request.match_info["ecid"]))
+
+
+async def call_v2(request: web.Request) -> web.Response:
+    body = await _body(request)
+    return _respond(await request.app[REPLICA].call(body, request.match_info["ecid"], synchronous=False), request)
+
+
+async def call_sync(request: web.Request) -> web.Response:
+    body = await _body(request)
+    return _respond(await request.app[REPLICA].call(body, request.match_info["ecid"], synchronous=True), request)
+
+
+async def read_state(request: web.Request) -> web.Response:
+    body = await _body(request)
+    return _respond(await request.app[REPLICA].read_state(body, request.match_info["ecid"]))
+
+
+async def read_state_subnet(request: web.Request) -> web.Response:
+    body = await _body(request)
+    return _respond(await request.app[REPLICA].read_state_subnet(body, request.match_info["sid"]))
+
+
+async def preflight(request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
+@web.middleware
+async def protocol_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Envelope problems are 4xx with the replica's text; anything else unexpected is a 500, never a crash."""
+    try:
+        return await handler(request)
+    except ProtocolError as exc:
+        return web.Response(status=exc.http_status, text=exc.message, content_type="text/plain")
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
+    response.headers["Access-Control-Allow-Methods"] = "OPTIONS, GET, POST"
+    response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+        "Access-Control-Request-Headers", "Content-Type"
+    )
+    response.headers["Access-Control-Max-Age"] = "600"
+    if "Origin" in request.headers:
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+async def not_supported(request: web.Request) -> web.Response:
+    return web.Response(status=404, text="Not Found", content_type="text/plain")
+
+
+def add_routes(app: web.Application, *, sync_call: bool = True) -> None:
+    app.router.add_get("/api/v2/status", status)
+    for version in ("v2", "v3"):
+        app.router.add_post(f"/api/{version}/canister/{{ecid}}/query", query)
+        app.router.add_post(f"/api/{version}/canister/{{ecid}}/read_state", read_state)
+        app.router.add_post(f"/api/{version}/subnet/{{sid}}/read_state", read_state_subnet)
+    app.router.add_post("/api/v2/canister/{ecid}/call", call_v2)
+    app.router.add_post("/api/v3/canister/{ecid}/call", call_sync if sync_call else not_supported)
+    app.router.add_post("/api/v4/canister/{ecid}/call", call_sync if sync_call else not_supported)
+    app.router.add_route("OPTIONS", "/{tail:.*}", preflight)

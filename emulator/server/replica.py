@@ -1,0 +1,295 @@
+"""The replica: routes validated envelopes to canister hosts and answers with certified results.
+
+Envelope parsing, authentication, hash trees and signatures are pure functions of `emulator.protocol`;
+canister execution is `emulator.runtime`. This module is the glue: it owns the keys, the hosts and the
+one worker thread per canister on which that canister's messages run one at a time, and turns each
+HTTP body into `(status, content type, body)` without knowing about aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from emulator.principal import Principal, PrincipalError
+from emulator.protocol.auth import authenticate, check_delegation_targets, check_ingress_expiry
+from emulator.protocol.cbor_codec import encode_response
+from emulator.protocol.certificate import RootKey
+from emulator.protocol.envelope import Envelope, parse_envelope
+from emulator.protocol.errors import ProtocolError, Reject, RejectCode, canister_not_found
+from emulator.protocol.node_key import NodeKey, sign_query_response
+from emulator.protocol.state_tree import (
+    CanisterState,
+    RequestStatus,
+    authorize_read_state,
+    call_reply_certificate,
+    certificate_for_paths,
+)
+from emulator.runtime.host import CanisterHost, Replied
+from emulator.server.faults import FaultInjector, FaultRule
+
+log = logging.getLogger("emulator.calls")
+
+# The IC's ingress message limit (2 MiB); bodies above it are refused before parsing.
+MAX_INGRESS_BYTES = 2 * 1024 * 1024
+CBOR = "application/cbor"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    status: int
+    body: bytes = b""
+    content_type: str = CBOR
+    # Fault injection: the message executed but the connection is closed instead of answering.
+    drop: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """What the structured call log and metrics see of each message."""
+
+    endpoint: str
+    canister_id: str
+    method: str
+    caller: str
+    outcome: str
+    duration_s: float
+
+
+class StateView:
+    """The replica's state as the protocol core's read_state builder sees it (wall-clock time)."""
+
+    def __init__(self, replica: Replica, host: CanisterHost | None) -> None:
+        self._replica = replica
+        self._host = host
+        self.time_ns = time.time_ns()
+        self.root_key = replica.root_key
+        self.node = replica.node_key
+        self.canister_ranges = replica.canister_ranges
+
+    def canister(self, cid: Principal) -> CanisterState | None:
+        host = self._replica.hosts.get(cid)
+        return host.state() if host is not None else None
+
+    def request_status(self, request_id: bytes) -> RequestStatus | None:
+        return self._host.request_status(request_id) if self._host is not None else None
+
+
+class Replica:
+    def __init__(
+        self,
+        root_key: RootKey,
+        node_key: NodeKey,
+        hosts: Sequence[CanisterHost],
+        canister_ranges: Sequence[tuple[Principal, Principal]],
+        on_call: Callable[[CallRecord], None] | None = None,
+        faults: FaultInjector | None = None,
+    ) -> None:
+        self.faults = faults or FaultInjector()
+        self.root_key = root_key
+        self.node_key = node_key
+        self.canister_ranges = tuple(canister_ranges)
+        self.hosts: dict[Principal, CanisterHost] = {h.canister_id: h for h in hosts}
+        self._executors = {
+            cid: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"canister-{cid}") for cid in self.hosts
+        }
+        self._on_call = on_call
+
+    async def run_on(self, cid: Principal, fn: Callable[[], T]) -> T:
+        """Run `fn` on the canister's own worker thread: one message at a time per canister."""
+        return await asyncio.get_running_loop().run_in_executor(self._executors[cid], fn)
+
+    def close(self) -> None:
+        for ex in self._executors.values():
+            ex.shutdown(wait=True)
+        for host in self.hosts.values():
+            host.store.close()
+
+    # -- status ------------------------------------------------------------------------------------
+
+    def status(self) -> HttpReply:
+        return HttpReply(
+            200,
+            encode_response(
+                {
+                    "ic_api_version": "0.18.0",
+                    "impl_version": "storeforever-emulator",
+                    "root_key": self.root_key.der,
+                    "replica_health_status": "healthy",
+                    "certified_height": 1,
+                }
+            ),
+        )
+
+    # -- shared checks -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _principal_in_url(text: str) -> Principal:
+        try:
+            return Principal.from_text(text)
+        except PrincipalError as exc:
+            raise ProtocolError(400, f"Invalid effective canister id in URL: {text}") from exc
+
+    def _validate(self, body: bytes, ecid_text: str, kind: Literal["call", "query", "read_state"]) -> tuple[
+        Envelope, Principal
+    ]:
+        if len(body) > MAX_INGRESS_BYTES:
+            raise ProtocolError(
+                413, f"Request body is too large: {len(body)} bytes exceed the {MAX_INGRESS_BYTES} byte limit."
+            )
+        ecid = self._principal_in_url(ecid_text)
+        env = parse_envelope(body, kind)
+        if kind != "read_state" and env.canister_id != ecid:
+            raise ProtocolError(
+                400,
+                f"Specified CanisterId {env.canister_id} does not match effective canister id in URL {ecid}",
+            )
+        now = time.time_ns()
+        check_ingress_expiry(env, now)
+        authenticate(env, now)
+        if env.canister_id is not None:
+            check_delegation_targets(env, env.canister_id)
+        return env, ecid
+
+    def _record(self, endpoint: str, env: Envelope, outcome: str, started: float) -> None:
+        if self._on_call is not None:
+            self._on_call(
+                CallRecord(
+                    endpoint=endpoint,
+                    canister_id=str(env.canister_id),
+                    method=env.method_name or "",
+                    caller=str(env.sender),
+                    outcome=outcome,
+                    duration_s=time.perf_counter() - started,
+                )
+            )
+
+    @staticmethod
+    def _reject_fields(reject: Reject) -> dict[str, Any]:
+        return {
+            "reject_code": int(reject.code),
+            "reject_message": reject.message,
+            "error_code": reject.error_code,
+        }
+
+    # -- faults ------------------------------------------------------------------------------------
+
+    async def _fault(self, endpoint: str, env: Envelope) -> FaultRule | None:
+        """The fault rule firing for this message, after applying its latency (latency rules proceed)."""
+        rule = self.faults.pick(endpoint, env.method_name or "")
+        if rule is not None and rule.latency_ms:
+            await asyncio.sleep(rule.latency_ms / 1000)
+        return None if rule is None or rule.action == "latency" else rule
+
+    @staticmethod
+    def _fault_status(rule: FaultRule) -> HttpReply:
+        return HttpReply(rule.http_status, f"Fault injected: HTTP {rule.http_status}".encode(), "text/plain")
+
+    @staticmethod
+    def _fault_reject(rule: FaultRule) -> Reject:
+        return Reject(RejectCode(rule.reject_code), rule.reject_message, rule.error_code or "")
+
+    # -- query -------------------------------------------------------------------------------------
+
+    async def query(self, body: bytes, ecid_text: str) -> HttpReply:
+        started = time.perf_counter()
+        env, ecid = self._validate(body, ecid_text, "query")
+        assert env.method_name is not None and env.arg is not None
+        host = self.hosts.get(ecid)
+        response: dict[str, Any]
+        fault = await self._fault("query", env)
+        if fault is not None and fault.action == "http_status":
+            return self._fault_status(fault)
+        if fault is not None and fault.action == "reject":
+            outcome: Replied | Reject = self._fault_reject(fault)
+        elif host is None:
+            outcome: Replied | Reject = canister_not_found(ecid)
+        else:
+            method, arg = env.method_name, env.arg
+            outcome = await self.run_on(ecid, lambda: host.query(sender=env.sender, method=method, arg=arg))
+        if isinstance(outcome, Replied):
+            response = {"status": "replied", "reply": {"arg": outcome.arg}}
+        else:
+            response = {"status": "rejected", **self._reject_fields(outcome)}
+        response["signatures"] = [sign_query_response(self.node_key, env.request_id, response, time.time_ns())]
+        self._record("query", env, response["status"], started)
+        return HttpReply(200, encode_response(response))
+
+    # -- call --------------------------------------------------------------------------------------
+
+    async def _execute_call(self, env: Envelope, ecid: Principal) -> RequestStatus | Reject:
+        host = self.hosts.get(ecid)
+        if host is None:
+            return canister_not_found(ecid)
+        assert env.method_name is not None and env.arg is not None
+        method, arg = env.method_name, env.arg
+        return await self.run_on(
+            ecid,
+            lambda: host.call(
+                request_id=env.request_id,
+                sender=env.sender,
+                method=method,
+                arg=arg,
+                ingress_expiry=env.ingress_expiry,
+            ),
+        )
+
+    async def call(self, body: bytes, ecid_text: str, *, synchronous: bool) -> HttpReply:
+        """v2 (`synchronous=False`): 202 then polling; v3/v4: 200 with a certificate of the terminal status."""
+        started = time.perf_counter()
+        env, ecid = self._validate(body, ecid_text, "call")
+        fault = await self._fault("call", env)
+        if fault is not None and fault.action == "http_status":
+            return self._fault_status(fault)
+        result = self._fault_reject(fault) if fault is not None and fault.action == "reject" else (
+            await self._execute_call(env, ecid)
+        )
+        if fault is not None and fault.action == "drop_reply":
+            self._record("call", env, "reply_dropped", started)
+            return HttpReply(503, drop=True)
+        if isinstance(result, Reject):
+            self._record("call", env, "non_replicated_rejection", started)
+            return HttpReply(
+                200, encode_response({"status": "non_replicated_rejection", **self._reject_fields(result)})
+            )
+        self._record("call", env, result.status, started)
+        if not synchronous:
+            return HttpReply(202, b"", "text/plain")
+        host = self.hosts[ecid]
+        certificate = call_reply_certificate(env.request_id, result, StateView(self, host))
+        return HttpReply(200, encode_response({"status": "replied", "certificate": certificate}))
+
+    # -- read_state --------------------------------------------------------------------------------
+
+    async def read_state(self, body: bytes, ecid_text: str) -> HttpReply:
+        env, ecid = self._validate(body, ecid_text, "read_state")
+        host = self.hosts.get(ecid)
+        assert env.paths is not None
+        paths = env.paths
+
+        def build() -> bytes:
+            view = StateView(self, host)
+            authorize_read_state(env, ecid, view, subnet_endpoint=False)
+            return certificate_for_paths(paths, view)
+
+        certificate = await self.run_on(ecid, build) if host is not None else build()
+        return HttpReply(200, encode_response({"certificate": certificate}))
+
+    async def read_state_subnet(self, body: bytes, sid_text: str) -> HttpReply:
+        sid = self._principal_in_url(sid_text)
+        if sid != self.root_key.subnet_id:
+            raise ProtocolError(404, f"Subnet {sid} not found.")
+        env = parse_envelope(body, "read_state")
+        now = time.time_ns()
+        check_ingress_expiry(env, now)
+        authenticate(env, now)
+        view = StateView(self, None)
+        assert env.paths is not None
+        authorize_read_state(env, sid, view, subnet_endpoint=True)
+        return HttpReply(200, encode_response({"certificate": certificate_for_paths(env.paths, view)}))

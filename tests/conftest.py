@@ -1,0 +1,32 @@
+"""Shared fixtures: real emulator processes on free ports with fresh state directories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.emulator_process import EmulatorProcess
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """One emulator for the session hosting the example canister (and the artifact canister once present)."""
+    proc = EmulatorProcess(tmp_path_factory.mktemp("emu") / "state",
+                           extra_args=["--controller", "yavxl-ppty4-enezb-hcalr-cdgzv-zoexx-7od3c-urvk6-rfzs4-552ct-7ae"])
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def fresh_emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
+    """A private emulator for tests that restart, kill or upgrade it."""
+    proc = EmulatorProcess(tmp_path / "state")
+    proc.start()
+    yield proc
+    proc.stop()
