@@ -75,21 +75,39 @@ def encode_args(types: Sequence[Type], values: Sequence[Any]) -> bytes:
 
 
 class _TypeTable:
-    """Builds the type table; an entry is allocated before its body is built so recursion terminates."""
+    """Builds the type table, sharing identical entries (as agent-js does) so replies stay compact.
+
+    Entries are built children first and deduplicated by their bytes: equal bytes mean the same type.
+    A type met again while its own entry is being built (recursion) gets its slot at that moment.
+    """
 
     def __init__(self) -> None:
         self.entries: list[bytes] = []
         self.index: dict[int, int] = {}  # id() of a resolved type object -> its entry
+        self.by_bytes: dict[bytes, int] = {}
+        self.building: set[int] = set()
 
     def ref(self, t: Type) -> bytes:
         t = resolve(t)
         if isinstance(t, Prim):
             return encode_sleb(t.value)
-        if id(t) not in self.index:
-            self.index[id(t)] = len(self.entries)
-            self.entries.append(b"")
-            self.entries[self.index[id(t)]] = self.entry(t)
-        return encode_sleb(self.index[id(t)])
+        key = id(t)
+        if key not in self.index:
+            if key in self.building:  # a recursive reference: reserve the slot now, fill it below
+                self.index[key] = len(self.entries)
+                self.entries.append(b"")
+            else:
+                self.building.add(key)
+                body = self.entry(t)
+                self.building.discard(key)
+                if key in self.index:
+                    self.entries[self.index[key]] = body
+                elif body in self.by_bytes:
+                    self.index[key] = self.by_bytes[body]
+                else:
+                    self.index[key] = self.by_bytes[body] = len(self.entries)
+                    self.entries.append(body)
+        return encode_sleb(self.index[key])
 
     def entry(self, t: Type) -> bytes:
         if isinstance(t, Opt):

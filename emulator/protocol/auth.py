@@ -243,12 +243,14 @@ def _ecdsa_key(algorithm: str, curve: ec.EllipticCurve, point: bytes, low_s_orde
         _check_length(algorithm, signature)
         r = int.from_bytes(signature[:32], "big")
         s = int.from_bytes(signature[32:], "big")
-        if low_s_order is not None and s > low_s_order // 2:
-            raise _KeyError(_failed(algorithm, raw, signature, "signature is not in low-S form (s > n/2)"))
         try:
             public.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
         except (InvalidSignature, ValueError) as exc:
             raise _KeyError(_failed(algorithm, raw, signature, "verification failed")) from exc
+        # Checked after verification so that only a genuine signature in the wrong form gets the
+        # more specific text; OpenSSL itself accepts both S values.
+        if low_s_order is not None and s > low_s_order // 2:
+            raise _KeyError(_failed(algorithm, raw, signature, "signature is not in low-S form (s > n/2)"))
 
     return _PublicKey(algorithm, raw, verify)
 

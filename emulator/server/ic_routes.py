@@ -26,12 +26,14 @@ async def _body(request: web.Request) -> bytes:
             f"Request body is too large: {request.content_length} bytes exceed the "
             f"{MAX_INGRESS_BYTES} byte limit.",
         )
-    data = await request.content.read(MAX_INGRESS_BYTES + 1)
-    if len(data) > MAX_INGRESS_BYTES:
-        raise ProtocolError(
-            413, f"Request body is too large: more than {MAX_INGRESS_BYTES} bytes exceed the limit."
-        )
-    return data
+    data = bytearray()
+    async for block in request.content.iter_any():  # read() alone may return a partial body
+        data += block
+        if len(data) > MAX_INGRESS_BYTES:
+            raise ProtocolError(
+                413, f"Request body is too large: more than {MAX_INGRESS_BYTES} bytes exceed the limit."
+            )
+    return bytes(data)
 
 
 def _respond(reply: HttpReply, request: web.Request | None = None) -> web.Response:

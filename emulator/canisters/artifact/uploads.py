@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from emulator.canisters.artifact import ids
 from emulator.canisters.artifact.errors import (
@@ -103,24 +104,24 @@ class Session:
     final_hash: str | None
 
     @classmethod
-    def from_row(cls, row: tuple[object, ...]) -> Session:
+    def from_row(cls, row: Sequence[Any]) -> Session:
         (sid, session_id, owner, memory_id, expected_hash, chunk_count, total_size, created_at, expires_at,
          status, chunks_received, bytes_received, last_chunk_at, finished_at, final_hash) = row
         return cls(
-            sid=int(sid),  # type: ignore[call-overload]
+            sid=int(sid),
             session_id=str(session_id),
-            owner=bytes(owner),  # type: ignore[call-overload]
+            owner=bytes(owner),
             memory_id=str(memory_id),
             expected_hash=str(expected_hash),
-            chunk_count=int(chunk_count),  # type: ignore[call-overload]
-            total_size=int(total_size),  # type: ignore[call-overload]
-            created_at=int(created_at),  # type: ignore[call-overload]
-            expires_at=int(expires_at),  # type: ignore[call-overload]
+            chunk_count=int(chunk_count),
+            total_size=int(total_size),
+            created_at=int(created_at),
+            expires_at=int(expires_at),
             status=Status(status),
-            chunks_received=int(chunks_received),  # type: ignore[call-overload]
-            bytes_received=int(bytes_received),  # type: ignore[call-overload]
-            last_chunk_at=None if last_chunk_at is None else int(last_chunk_at),  # type: ignore[call-overload]
-            finished_at=None if finished_at is None else int(finished_at),  # type: ignore[call-overload]
+            chunks_received=int(chunks_received),
+            bytes_received=int(bytes_received),
+            last_chunk_at=None if last_chunk_at is None else int(last_chunk_at),
+            finished_at=None if finished_at is None else int(finished_at),
             final_hash=None if final_hash is None else str(final_hash),
         )
 
@@ -137,16 +138,17 @@ def load_session(db: sqlite3.Connection, session_id: str) -> Session | None:
     return None if row is None else Session.from_row(row)
 
 
-def _finish(db: sqlite3.Connection, session: Session, event: Event, now: int, final_hash: str | None = None) -> None:
+def _finish(db: sqlite3.Connection, session: Session, event: Event, now: int, final_hash: str | None = None) -> int:
+    """Move an Active session to its final state; returns how many chunk rows were freed."""
     target = TRANSITIONS.get((session.status, event))
     if target is None:
         raise InvalidTransition(f"session {session.session_id}: no move from {session.status} on {event}")
-    if target is not Status.COMPLETED:
-        free_chunks(db, session.sid)
+    freed = 0 if target is Status.COMPLETED else free_chunks(db, session.sid)
     db.execute(
         "UPDATE af_sessions SET status = ?, finished_at = ?, final_hash = ? WHERE sid = ?",
         (target.value, now, final_hash, session.sid),
     )
+    return freed
 
 
 def free_chunks(db: sqlite3.Connection, sid: int) -> int:
@@ -566,9 +568,7 @@ def cleanup(db: sqlite3.Connection, now: int, limits: Limits) -> CleanupReport:
     ).fetchall()
     freed = 0
     for row in rows:
-        session = Session.from_row(row)
-        freed += free_chunks(db, session.sid)
-        _finish(db, session, Event.EXPIRE, now)
+        freed += _finish(db, Session.from_row(row), Event.EXPIRE, now)
     purged = db.execute(
         "DELETE FROM af_sessions WHERE sid IN (SELECT sid FROM af_sessions WHERE finished_at IS NOT NULL "
         "AND finished_at < ? ORDER BY finished_at LIMIT ?)",
