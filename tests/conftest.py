@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator_process import EmulatorProcess
+from tests.emulator_process import DEFAULT_ID, EXAMPLE_ID, EmulatorProcess
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -27,6 +27,18 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProce
 def fresh_emulator(tmp_path: Path) -> Iterator[EmulatorProcess]:
     """A private emulator for tests that restart, kill or upgrade it."""
     proc = EmulatorProcess(tmp_path / "state")
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def artifact_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """The artifact canister at dfx's first id (plus the example canister), default contract limits."""
+    proc = EmulatorProcess(
+        tmp_path_factory.mktemp("artifact") / "state",
+        canisters=[f"artifact={DEFAULT_ID}", f"example={EXAMPLE_ID}"],
+    )
     proc.start()
     yield proc
     proc.stop()

@@ -7,6 +7,7 @@ import importlib
 from emulator.runtime.canister import Canister
 
 KINDS: dict[str, str] = {
+    "artifact": "emulator.canisters.artifact:ArtifactCanister",
     "example": "emulator.canisters.example:ExampleCanister",
     "example-v2": "emulator.canisters.example:ExampleCanisterV2",
 }

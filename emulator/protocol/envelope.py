@@ -5,8 +5,28 @@ CBOR types of every spec-defined field, the request type of the endpoint, and th
 spec states (the replica checks the same limits in its validator; where it does so, the texts
 below are the replica's). Cryptographic checks and time-dependent checks live in ``auth``.
 
-Shape errors use the historical replica prefix ``Could not parse body as <what>: `` followed by a
-serde-like reason (the replica derives its texts from serde, e.g. ``missing field `arg```).
+Failure texts (all HTTP 400; ``<what>`` is ``call message``, ``query message`` or
+``read_state message``):
+
+* ``Could not parse body as <what>: <reason>`` — not CBOR, not a map, trailing bytes, floats,
+  bignums or other tags, a missing field (``missing field `arg```), a field of the wrong type
+  (``invalid type for `arg`: expected a byte string, found a text string``), the wrong request
+  type for the endpoint (``unknown variant `query`, expected `call```), an over-long principal,
+  ``sender_pubkey`` without ``sender_sig`` or the reverse, a delegation without them, or content
+  that has no representation-independent hash. The prefix is the historical replica's; the current
+  replica says ``Failed to deserialize cbor request: <serde error>`` — agents parse neither.
+* ``Nonce in request is too big: got <n> bytes, but at most 32 are allowed.``
+* ``Too many paths in read state request: got <n> paths, but at most 1000 are allowed.``
+* ``At least one path in read state request is too deep: got <n> labels, but at most 127 are
+  allowed.``
+* ``Signature is not allowed for the anonymous user.``
+* ``Missing signature from user: <principal>``
+* ``Invalid delegation: Chain of delegations is too long: got <n> delegations, but at most 20 are
+  allowed.``
+* ``Invalid delegation: Delegation target error: expected at most 1000 targets per delegation, but
+  got <n>``
+
+All but the first are the replica validator's texts.
 """
 
 from __future__ import annotations

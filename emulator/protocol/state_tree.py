@@ -162,6 +162,8 @@ def authorize_read_state(env: Envelope, effective: Principal, view: StateView, s
         if _is_public_path(path):
             continue
         n = len(path)
+        if n == 0:
+            raise ProtocolError(404, INVALID_PATH)
         if subnet_endpoint:
             if n == 3 and path[0] == b"subnet" and path[2] == b"metrics":
                 _require_effective(path[1], effective)

@@ -173,7 +173,9 @@ def call_content(sender: Principal, /, **overrides: Any) -> dict[str, Any]:
     return query_content(sender, **fields)
 
 
-def read_state_content(sender: Principal, paths: Sequence[Sequence[bytes]], /, **overrides: Any) -> dict[str, Any]:
+def read_state_content(
+    sender: Principal, paths: Sequence[Sequence[bytes]], /, **overrides: Any
+) -> dict[str, Any]:
     content: dict[str, Any] = {
         "request_type": "read_state",
         "paths": [list(p) for p in paths],

@@ -74,7 +74,9 @@ def expiry_text(provided: int) -> str:
 
 
 def signed_call(expiry: int) -> Envelope:
-    return parse_envelope(signed_envelope(call_content(V2_IDENTITY.principal, ingress_expiry=expiry), V2_IDENTITY), "call")
+    return parse_envelope(
+        signed_envelope(call_content(V2_IDENTITY.principal, ingress_expiry=expiry), V2_IDENTITY), "call"
+    )
 
 
 @pytest.mark.parametrize("expiry", [NOW, NOW + 1, NOW + 240 * 10**9, WINDOW_END])
@@ -211,7 +213,10 @@ def test_signature_of_other_content() -> None:
 
 @pytest.mark.parametrize(
     ("identity", "algorithm"),
-    [(EcdsaIdentity(ec.SECP256K1(), seed=777), "EcdsaSecp256k1"), (EcdsaIdentity(ec.SECP256R1(), seed=778), "EcdsaP256")],
+    [
+        (EcdsaIdentity(ec.SECP256K1(), seed=777), "EcdsaSecp256k1"),
+        (EcdsaIdentity(ec.SECP256R1(), seed=778), "EcdsaP256"),
+    ],
 )
 def test_bad_ecdsa_signature(identity: EcdsaIdentity, algorithm: str) -> None:
     env = signed(identity)
@@ -269,7 +274,8 @@ def test_sender_not_matching_key() -> None:
     assert_error(
         info,
         400,
-        f"The user id '{V2_IDENTITY.principal.to_text()}' does not match the public key '{identity.der.hex()}'",
+        f"The user id '{V2_IDENTITY.principal.to_text()}' "
+        f"does not match the public key '{identity.der.hex()}'",
     )
 
 
@@ -288,7 +294,9 @@ RSA_DER = (
     .public_key()
     .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 )
-BLS_ROOT_KEY_DER = bytes.fromhex("308182301d060d2b0601040182dc7c0503010201060c2b0601040182dc7c05030201036100") + b"\x01" * 96
+BLS_ROOT_KEY_DER = (
+    bytes.fromhex("308182301d060d2b0601040182dc7c0503010201060c2b0601040182dc7c05030201036100") + b"\x01" * 96
+)
 
 
 def der_tlv(tag: int, value: bytes) -> bytes:
@@ -339,7 +347,8 @@ CANISTER_SIG_DER = der_tlv(
         (
             "not der",
             b"\x04" + b"\x00" * 64,
-            f"Invalid public key: Malformed Unspecified public key: 04{'00' * 64}, error: expected a single DER SEQUENCE",
+            f"Invalid public key: Malformed Unspecified public key: 04{'00' * 64}, "
+            "error: expected a single DER SEQUENCE",
         ),
         (
             "ed25519 key of 31 bytes",
@@ -349,7 +358,8 @@ CANISTER_SIG_DER = der_tlv(
         (
             "secp256k1 point not on curve",
             bytes.fromhex("3056301006072a8648ce3d020106052b8104000a034200") + b"\x04" + b"\x01" * 64,
-            "Invalid public key: Malformed EcdsaSecp256k1 public key: 04" + "01" * 64
+            "Invalid public key: Malformed EcdsaSecp256k1 public key: 04"
+            + "01" * 64
             + ", error: Invalid EC key.",
         ),
     ],
@@ -373,7 +383,11 @@ LATER = NOW + 3600 * 10**9
 
 def delegated(chain: list[Link], *, kind: str = "call", content: dict[str, object] | None = None) -> Envelope:
     if content is None:
-        content = call_content(ROOT.principal) if kind == "call" else read_state_content(ROOT.principal, [[b"time"]])
+        content = (
+            call_content(ROOT.principal)
+            if kind == "call"
+            else read_state_content(ROOT.principal, [[b"time"]])
+        )
     return parse_envelope(signed_envelope(content, ROOT, chain), kind)  # type: ignore[arg-type]
 
 
@@ -446,7 +460,8 @@ def test_delegation_signed_by_the_wrong_key() -> None:
         info,
         400,
         "Invalid delegation: Invalid basic signature: EcdsaSecp256k1 signature could not be verified: "
-        f"public key {MIDDLE.der[-65:].hex()}, signature {second.signature.hex()}, error: verification failed",
+        f"public key {MIDDLE.der[-65:].hex()}, signature {second.signature.hex()}, "
+        "error: verification failed",
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cbor2
@@ -12,7 +14,13 @@ import pytest
 from emulator.principal import Principal
 from emulator.protocol.auth import authenticate, check_delegation_targets, check_ingress_expiry
 from emulator.protocol.cbor_codec import encode_response, encode_tagged
-from emulator.protocol.certificate import BLS_DER_PREFIX, BLS_DST, STATE_ROOT_DOMAIN, RootKey, make_certificate
+from emulator.protocol.certificate import (
+    BLS_DER_PREFIX,
+    BLS_DST,
+    STATE_ROOT_DOMAIN,
+    RootKey,
+    make_certificate,
+)
 from emulator.protocol.envelope import parse_envelope
 from emulator.protocol.errors import ProtocolError
 from emulator.protocol.hashtree import (
@@ -83,7 +91,10 @@ def test_v2_identity() -> None:
     [
         ("04", V["V2_misc_principals"]["anonymous_text"]),
         ("", V["V2_misc_principals"]["management_text"]),
-        (V["V2_misc_principals"]["rrkah_bytes_hex"], V["V2_misc_principals"]["bytes_0000000000000001_0101_text"]),
+        (
+            V["V2_misc_principals"]["rrkah_bytes_hex"],
+            V["V2_misc_principals"]["bytes_0000000000000001_0101_text"],
+        ),
     ],
 )
 def test_v2_misc_principals(raw_hex: str, text: str) -> None:
@@ -152,7 +163,10 @@ def test_v4_call_with_nonce() -> None:
 @pytest.mark.parametrize(
     ("paths", "key"),
     [
-        ([[b"request_status", bytes.fromhex(V["V4_call_with_nonce"]["request_id_hex"])], [b"time"]], "V4_read_state"),
+        (
+            [[b"request_status", bytes.fromhex(V["V4_call_with_nonce"]["request_id_hex"])], [b"time"]],
+            "V4_read_state",
+        ),
         ([[b"subnet"]], "V4_read_state_subnet"),
     ],
 )
@@ -334,7 +348,10 @@ def test_v7_replied_query_signature() -> None:
     vec = V["V7_query_signature"]
     rid = bytes.fromhex(V["V3_signed_query"]["request_id_hex"])
     timestamp = int(vec["timestamp_ns"])
-    response: dict[str, Any] = {"status": "replied", "reply": {"arg": bytes.fromhex(V["V5_reply_tree"]["reply_arg_hex"])}}
+    response: dict[str, Any] = {
+        "status": "replied",
+        "reply": {"arg": bytes.fromhex(V["V5_reply_tree"]["reply_arg_hex"])},
+    }
     hashed = representation_independent_hash({**response, "timestamp": timestamp, "request_id": rid})
     assert hashed.hex() == vec["replied_hash_of_map_hex"]
     entry = sign_query_response(V7_NODE, rid, response, timestamp)
@@ -361,7 +378,9 @@ def test_v7_rejected_query_hash() -> None:
     assert representation_independent_hash(signed_map).hex() == vec["rejected_hash_of_map_hex"]
     response = {k: signed_map[k] for k in ("status", "reject_code", "reject_message", "error_code")}
     entry = sign_query_response(V7_NODE, rid, response, int(vec["timestamp_ns"]))
-    assert entry["signature"] == V7_NODE.sign(b"\x0bic-response" + bytes.fromhex(vec["rejected_hash_of_map_hex"]))
+    assert entry["signature"] == V7_NODE.sign(
+        b"\x0bic-response" + bytes.fromhex(vec["rejected_hash_of_map_hex"])
+    )
 
 
 # --- V8 ------------------------------------------------------------------------------------------
@@ -376,7 +395,9 @@ def test_v8_delegation_hash_and_signature() -> None:
     assert [Principal.from_text(t) for t in vec["targets"]] == [RRKAH]
     assert representation_independent_hash(with_targets).hex() == vec["delegation_hash_hex"]
     assert representation_independent_hash(without).hex() == vec["delegation_hash_no_targets_hex"]
-    signature = V2_IDENTITY.sign(b"\x1aic-request-auth-delegation" + bytes.fromhex(vec["delegation_hash_hex"]))
+    signature = V2_IDENTITY.sign(
+        b"\x1aic-request-auth-delegation" + bytes.fromhex(vec["delegation_hash_hex"])
+    )
     assert signature.hex() == vec["signature_by_root_identity_hex"]
 
 
@@ -409,9 +430,7 @@ def test_v8_delegation_in_an_envelope() -> None:
     assert info.value.http_status == 400
     assert info.value.message == "Canister 'aaaaa-aa' is not one of the delegation targets."
     # the same chain built by the test helper gives the same signature bytes
-    rebuilt = signed_envelope(
-        content, V2_IDENTITY, [Link(V8_SESSION, int(vec["expiration_ns"]), [RRKAH])]
-    )
+    rebuilt = signed_envelope(content, V2_IDENTITY, [Link(V8_SESSION, int(vec["expiration_ns"]), [RRKAH])])
     assert parse_envelope(rebuilt, "query").delegations == env.delegations
 
 
@@ -433,6 +452,14 @@ def test_v9_status_response() -> None:
         "replica_health_status": "healthy",
     }
     assert encode_response(status).hex() == V["V9_misc"]["status_cbor_hex"]
+
+
+def test_vector_copy_matches_shared_file() -> None:
+    """tests/protocol/data holds a copy so the suite is self-contained; it must not drift."""
+    shared = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "ic-http-vectors.json"
+    if not shared.exists():
+        pytest.skip("shared reference vectors not present on this machine")
+    assert json.loads(shared.read_text()) == V
 
 
 def test_every_vector_is_covered() -> None:

@@ -44,7 +44,9 @@ def outcome_of(result: Any) -> str:
 
 def record(db: sqlite3.Connection, entry: AuditEntry, duration_ms: float) -> None:
     if entry.memory_id is None and entry.session_id is not None:
-        row = db.execute("SELECT memory_id FROM af_sessions WHERE session_id = ?", (entry.session_id,)).fetchone()
+        row = db.execute(
+            "SELECT memory_id FROM af_sessions WHERE session_id = ?", (entry.session_id,)
+        ).fetchone()
         entry.memory_id = None if row is None else str(row[0])
     db.execute(
         "INSERT INTO af_audit (at, principal, method, artifact, gallery_id, memory_id, session_id, bytes, "
@@ -64,11 +66,25 @@ def record(db: sqlite3.Connection, entry: AuditEntry, duration_ms: float) -> Non
     )
 
 
-_AUDIT_COLUMNS = "id, at, principal, method, artifact, gallery_id, memory_id, session_id, bytes, outcome, duration_ms"
+_AUDIT_COLUMNS = (
+    "id, at, principal, method, artifact, gallery_id, memory_id, session_id, bytes, outcome, duration_ms"
+)
 
 
 def _audit_row(row: Any) -> dict[str, Any]:
-    (audit_id, at, principal, method, artifact, gallery_id, memory_id, session_id, size, outcome, duration) = row
+    (
+        audit_id,
+        at,
+        principal,
+        method,
+        artifact,
+        gallery_id,
+        memory_id,
+        session_id,
+        size,
+        outcome,
+        duration,
+    ) = row
     return {
         "id": audit_id,
         "at": at,
@@ -100,6 +116,7 @@ def query_audit(
     before = (1 << 62) if before_id is None else before_id
     if sum(x is not None for x in (principal, memory_id, gallery_id)) > 1:
         raise ValueError("filter the audit trail by one of principal, memory_id, gallery_id")
+    arg: bytes | str
     if principal is not None:
         where, arg = "principal = ?", principal.raw
     elif memory_id is not None:

@@ -67,7 +67,7 @@ def outcome_label(code: ErrorCode | None) -> str:
     """The audit log's spelling of an outcome: `ok`, `Unauthorized`, `Internal: <text>`, …"""
     if code is None:
         return "ok"
-    (tag, payload), = code.items()
+    ((tag, payload),) = code.items()
     return tag if payload is None else f"{tag}: {payload}"
 
 

@@ -94,7 +94,9 @@ def _entries_json(entries: Sequence[GalleryMemoryEntry]) -> str:
 
 
 def _load_gallery(db: sqlite3.Connection, gallery_id: str) -> Gallery | None:
-    row = db.execute(f"SELECT {_GALLERY_COLUMNS} FROM af_galleries WHERE gallery_id = ?", (gallery_id,)).fetchone()
+    row = db.execute(
+        f"SELECT {_GALLERY_COLUMNS} FROM af_galleries WHERE gallery_id = ?", (gallery_id,)
+    ).fetchone()
     return None if row is None else _gallery_from_row(row)
 
 
@@ -211,12 +213,16 @@ def update_gallery(
     if update["memory_entries"] is not None:
         assignments.append("memory_entries = ?")
         values.append(_entries_json(update["memory_entries"]))
-    db.execute(f"UPDATE af_galleries SET {', '.join(assignments)} WHERE gallery_id = ?", (*values, gallery_id))
+    db.execute(
+        f"UPDATE af_galleries SET {', '.join(assignments)} WHERE gallery_id = ?", (*values, gallery_id)
+    )
     ensure_capsule(db, caller, now)
     return {"success": True, "gallery": _load_gallery(db, gallery_id), "message": "Gallery updated"}
 
 
-def delete_gallery(db: sqlite3.Connection, caller: Principal, now: int, gallery_id: str) -> DeleteGalleryResponse:
+def delete_gallery(
+    db: sqlite3.Connection, caller: Principal, now: int, gallery_id: str
+) -> DeleteGalleryResponse:
     refusal = _gallery_write_refusal(db, caller, gallery_id)
     if refusal is not None:
         return {"success": False, "message": refusal}
@@ -250,14 +256,17 @@ def add_memory_to_capsule(
     blob_hash = blob_ref["hash"]
     inline = data["data"]
     if blob_hash is not None and len(blob_hash) != SHA256_BYTES:
-        return refused(f"Invalid hash: blob_ref.hash must be {SHA256_BYTES} bytes (SHA-256), got {len(blob_hash)}")
+        return refused(
+            f"Invalid hash: blob_ref.hash must be {SHA256_BYTES} bytes (SHA-256), got {len(blob_hash)}"
+        )
     if blob_hash is not None and inline is not None and hashlib.sha256(inline).digest() != blob_hash:
         return refused("Invalid hash: blob_ref.hash is not the SHA-256 of data")
     (kind,) = blob_ref["kind"].keys()
     claim_memory(db, memory_id, caller, now)
     db.execute(
-        "INSERT INTO af_capsule_memories (memory_id, memory_type, name, content_type, created_at, updated_at, "
-        "uploaded_at, blob_kind, locator, blob_hash, data, data_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO af_capsule_memories (memory_id, memory_type, name, content_type, created_at, "
+        "updated_at, uploaded_at, blob_kind, locator, blob_hash, data, data_size) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             memory_id,
             "Image",
@@ -287,7 +296,19 @@ def get_memory_from_capsule(db: sqlite3.Connection, caller: Principal, memory_id
     ).fetchone()
     if row is None:
         return None
-    memory_type, name, content_type, created_at, updated_at, uploaded_at, kind, locator, blob_hash, inline, size = row
+    (
+        memory_type,
+        name,
+        content_type,
+        created_at,
+        updated_at,
+        uploaded_at,
+        kind,
+        locator,
+        blob_hash,
+        inline,
+        size,
+    ) = row
     return {
         "id": memory_id,
         "info": {

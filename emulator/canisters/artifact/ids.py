@@ -62,7 +62,9 @@ def parse_idempotency_key(key: str, memory_id: str, artifact: str) -> str:
             f"Invalid idempotency key: {shown(key)} names artifact {shown(key_artifact)}, not {artifact!r}"
         )
     if _KEY_TOKEN.fullmatch(content_hash) is None:
-        raise IdempotencyKeyError(f"Invalid idempotency key: {shown(key)} has an empty or invalid content hash")
+        raise IdempotencyKeyError(
+            f"Invalid idempotency key: {shown(key)} has an empty or invalid content hash"
+        )
     return content_hash
 
 

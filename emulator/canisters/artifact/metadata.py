@@ -80,7 +80,9 @@ def upsert_metadata(
         (memory_id, idempotency_key),
     ).fetchone()
     if applied is not None:
-        return ok(_metadata_ok(memory_id, "Metadata already applied for this idempotency key; nothing rewritten"))
+        return ok(
+            _metadata_ok(memory_id, "Metadata already applied for this idempotency key; nothing rewritten")
+        )
     tag = variant_tag(memory_type)
     body = encode_metadata(tag, metadata)
     size = len(body.encode("utf-8"))

@@ -86,7 +86,8 @@ _V1 = (
         memory_entries TEXT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS af_galleries_owner ON af_galleries (owner, created_at, gallery_id)",
-    "CREATE INDEX IF NOT EXISTS af_galleries_public ON af_galleries (owner, is_public, created_at, gallery_id)",
+    "CREATE INDEX IF NOT EXISTS af_galleries_public "
+    "ON af_galleries (owner, is_public, created_at, gallery_id)",
     # AUTOINCREMENT: a purged session's `sid` is never reused, because a committed asset keeps
     # pointing at the chunk rows stored under its session's sid.
     """CREATE TABLE IF NOT EXISTS af_sessions (
@@ -111,7 +112,8 @@ _V1 = (
     "CREATE INDEX IF NOT EXISTS af_sessions_owner_status ON af_sessions (owner, status, created_at)",
     "CREATE INDEX IF NOT EXISTS af_sessions_resume ON af_sessions (owner, memory_id, status)",
     "CREATE INDEX IF NOT EXISTS af_sessions_expiry ON af_sessions (status, expires_at)",
-    "CREATE INDEX IF NOT EXISTS af_sessions_finished ON af_sessions (finished_at) WHERE finished_at IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS af_sessions_finished "
+    "ON af_sessions (finished_at) WHERE finished_at IS NOT NULL",
     # One row per chunk; a committed asset keeps its session's rows (no copy).
     """CREATE TABLE IF NOT EXISTS af_chunks (
         id INTEGER PRIMARY KEY,
@@ -130,7 +132,7 @@ _V1 = (
         chunk_count INTEGER NOT NULL,
         committed_at INTEGER NOT NULL
     )""",
-    "CREATE INDEX IF NOT EXISTS af_assets_owner ON af_assets (owner, committed_at)",
+    "CREATE INDEX IF NOT EXISTS af_assets_owner ON af_assets (owner, memory_id)",
     """CREATE TABLE IF NOT EXISTS af_audit (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         at INTEGER NOT NULL,
@@ -154,9 +156,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
 
 
 def stored_version(db: sqlite3.Connection) -> int:
-    exists = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'af_meta'"
-    ).fetchone()
+    exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'af_meta'").fetchone()
     if exists is None:
         return 0
     row = db.execute("SELECT value FROM af_meta WHERE key = 'schema_version'").fetchone()

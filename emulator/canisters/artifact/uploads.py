@@ -79,7 +79,7 @@ class InvalidTransition(RuntimeError):
     """A session was asked to move in a way the lifecycle does not allow (a canister bug)."""
 
 
-_SESSION_COLUMNS = (
+SESSION_COLUMNS = (
     "sid, session_id, owner, memory_id, expected_hash, chunk_count, total_size, created_at, expires_at, "
     "status, chunks_received, bytes_received, last_chunk_at, finished_at, final_hash"
 )
@@ -105,8 +105,23 @@ class Session:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Session:
-        (sid, session_id, owner, memory_id, expected_hash, chunk_count, total_size, created_at, expires_at,
-         status, chunks_received, bytes_received, last_chunk_at, finished_at, final_hash) = row
+        (
+            sid,
+            session_id,
+            owner,
+            memory_id,
+            expected_hash,
+            chunk_count,
+            total_size,
+            created_at,
+            expires_at,
+            status,
+            chunks_received,
+            bytes_received,
+            last_chunk_at,
+            finished_at,
+            final_hash,
+        ) = row
         return cls(
             sid=int(sid),
             session_id=str(session_id),
@@ -134,11 +149,15 @@ class Session:
 
 
 def load_session(db: sqlite3.Connection, session_id: str) -> Session | None:
-    row = db.execute(f"SELECT {_SESSION_COLUMNS} FROM af_sessions WHERE session_id = ?", (session_id,)).fetchone()
+    row = db.execute(
+        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE session_id = ?", (session_id,)
+    ).fetchone()
     return None if row is None else Session.from_row(row)
 
 
-def _finish(db: sqlite3.Connection, session: Session, event: Event, now: int, final_hash: str | None = None) -> int:
+def _finish(
+    db: sqlite3.Connection, session: Session, event: Event, now: int, final_hash: str | None = None
+) -> int:
     """Move an Active session to its final state; returns how many chunk rows were freed."""
     target = TRANSITIONS.get((session.status, event))
     if target is None:
@@ -239,7 +258,7 @@ def begin_asset_upload(
     if committed is not None and committed[0] == expected_hash:  # 7
         raise Refused(already_exists())
     resumable = db.execute(  # 8
-        f"SELECT {_SESSION_COLUMNS} FROM af_sessions WHERE owner = ? AND memory_id = ? AND status = ? "
+        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE owner = ? AND memory_id = ? AND status = ? "
         "AND expires_at >= ? AND expected_hash = ? AND chunk_count = ? AND total_size = ? "
         "ORDER BY created_at DESC LIMIT 1",
         (caller.raw, memory_id, Status.ACTIVE.value, now, expected_hash, chunk_count, total_size),
@@ -275,17 +294,27 @@ def begin_asset_upload(
     db.execute(
         "INSERT INTO af_sessions (session_id, owner, owner_seq, memory_id, expected_hash, chunk_count, "
         "total_size, created_at, expires_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (session_id, caller.raw, seq, memory_id, expected_hash, chunk_count, total_size, now,
-         now + limits.session_lifetime_ns, Status.ACTIVE.value),
+        (
+            session_id,
+            caller.raw,
+            seq,
+            memory_id,
+            expected_hash,
+            chunk_count,
+            total_size,
+            now,
+            now + limits.session_lifetime_ns,
+            Status.ACTIVE.value,
+        ),
     )
     db.execute(
         "INSERT INTO af_caller_stats (owner, begins_total) VALUES (?, ?) "
         "ON CONFLICT (owner) DO UPDATE SET begins_total = excluded.begins_total",
         (caller.raw, seq),
     )
-    session = load_session(db, session_id)
-    assert session is not None
-    return ok(_session_ok(db, session, "Upload session created"))
+    created = load_session(db, session_id)
+    assert created is not None
+    return ok(_session_ok(db, created, "Upload session created"))
 
 
 def _session_ok(db: sqlite3.Connection, session: Session, message: str) -> UploadSessionResponse:
@@ -314,7 +343,9 @@ def _caller_stats(db: sqlite3.Connection, caller: Principal) -> tuple[int, int]:
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
-def _daily_quota_full(db: sqlite3.Connection, caller: Principal, now: int, limits: Limits, begins: int) -> bool:
+def _daily_quota_full(
+    db: sqlite3.Connection, caller: Principal, now: int, limits: Limits, begins: int
+) -> bool:
     """Exact sliding 24-hour window in one lookup.
 
     Sessions carry a per-caller sequence number, so "the quota-th most recent begin" is a primary
@@ -325,7 +356,8 @@ def _daily_quota_full(db: sqlite3.Connection, caller: Principal, now: int, limit
     if begins < quota:
         return False
     row = db.execute(
-        "SELECT created_at FROM af_sessions WHERE owner = ? AND owner_seq = ?", (caller.raw, begins - quota + 1)
+        "SELECT created_at FROM af_sessions WHERE owner = ? AND owner_seq = ?",
+        (caller.raw, begins - quota + 1),
     ).fetchone()
     return row is not None and int(row[0]) > now - DAY_NS
 
@@ -333,7 +365,7 @@ def _daily_quota_full(db: sqlite3.Connection, caller: Principal, now: int, limit
 def _expire_callers_sessions(db: sqlite3.Connection, caller: Principal, now: int) -> None:
     """Finish the caller's sessions that outlived their lifetime, so their chunks go now."""
     rows = db.execute(
-        f"SELECT {_SESSION_COLUMNS} FROM af_sessions WHERE owner = ? AND status = ? AND expires_at < ?",
+        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE owner = ? AND status = ? AND expires_at < ?",
         (caller.raw, Status.ACTIVE.value, now),
     ).fetchall()
     for row in rows:
@@ -365,7 +397,9 @@ def put_chunk(
         # Retries are judged before the size rule: a retried chunk was counted once already.
         if bytes(stored[0]) != chunk_data:
             raise Refused(already_exists())
-        return ok(_chunk_ok(chunk_index, session.bytes_received, "Chunk already received; nothing counted twice"))
+        return ok(
+            _chunk_ok(chunk_index, session.bytes_received, "Chunk already received; nothing counted twice")
+        )
     if session.bytes_received + len(chunk_data) > session.total_size:
         raise Refused(internal("Upload exceeds declared total size"))
     db.execute(
@@ -438,7 +472,9 @@ def _hash_stored_chunks(db: sqlite3.Connection, sid: int) -> tuple[str, int]:
     return sha.hexdigest(), length
 
 
-def _store_asset(db: sqlite3.Connection, session: Session, caller: Principal, now: int, digest: str, length: int) -> None:
+def _store_asset(
+    db: sqlite3.Connection, session: Session, caller: Principal, now: int, digest: str, length: int
+) -> None:
     previous = db.execute(
         "SELECT sid, total_bytes FROM af_assets WHERE memory_id = ?", (session.memory_id,)
     ).fetchone()
@@ -542,7 +578,7 @@ def get_user_upload_sessions(
     db: sqlite3.Connection, caller: Principal, now: int, limits: Limits
 ) -> ICPResult[UserUploadSessionsResponse]:
     rows = db.execute(
-        f"SELECT {_SESSION_COLUMNS} FROM af_sessions WHERE owner = ? AND status = ? AND expires_at >= ? "
+        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE owner = ? AND status = ? AND expires_at >= ? "
         "ORDER BY created_at DESC, sid DESC LIMIT ?",
         (caller.raw, Status.ACTIVE.value, now, limits.max_listed_sessions),
     ).fetchall()
@@ -562,7 +598,7 @@ class CleanupReport:
 def cleanup(db: sqlite3.Connection, now: int, limits: Limits) -> CleanupReport:
     """One bounded step of the periodic clean-up, driven by the expiry and finished-at indexes."""
     rows = db.execute(
-        f"SELECT {_SESSION_COLUMNS} FROM af_sessions WHERE status = ? AND expires_at < ? "
+        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE status = ? AND expires_at < ? "
         "ORDER BY expires_at LIMIT ?",
         (Status.ACTIVE.value, now, limits.cleanup_batch_size),
     ).fetchall()

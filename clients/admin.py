@@ -1,0 +1,113 @@
+"""Client of the emulator's admin API (upgrade, clock, reset, snapshots, faults, inspection).
+
+Used by `storeforever emulator <command>`, by tests and by the conformance suite's capability probe.
+It speaks plain JSON over HTTP; a replica has no such API, which is how capabilities are detected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+class AdminError(RuntimeError):
+    """The admin API answered with an error; `status` is the HTTP status, the message its text."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"admin API {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class AdminClient:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _req(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            r = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise AdminError(0, f"cannot reach {self.url}: {exc}") from exc
+        if r.status_code >= 400:
+            try:
+                message = r.json().get("error", r.text)
+            except ValueError:
+                message = r.text
+            raise AdminError(r.status_code, message)
+        return r.json() if r.headers.get("content-type", "").startswith("application/json") else r.content
+
+    def health(self) -> dict[str, Any]:
+        return dict(self._req("GET", "/health"))
+
+    def available(self) -> bool:
+        try:
+            return self.health().get("status") == "ok"
+        except AdminError:
+            return False
+
+    def canisters(self) -> list[dict[str, Any]]:
+        return list(self._req("GET", "/canisters"))
+
+    def upgrade(self, canister_id: str, kind: str | None = None) -> dict[str, Any]:
+        return dict(self._req("POST", f"/canisters/{canister_id}/upgrade", json={"kind": kind} if kind else {}))
+
+    def advance_clock(self, canister_id: str, seconds: float) -> dict[str, Any]:
+        return dict(self._req("POST", f"/canisters/{canister_id}/clock/advance", json={"seconds": seconds}))
+
+    def clock(self, canister_id: str) -> dict[str, Any]:
+        return dict(self._req("GET", f"/canisters/{canister_id}/clock"))
+
+    def run_timers(self, canister_id: str) -> list[str]:
+        return list(self._req("POST", f"/canisters/{canister_id}/timers/run")["fired"])
+
+    def reset(self, canister_id: str) -> dict[str, Any]:
+        return dict(self._req("POST", f"/canisters/{canister_id}/reset"))
+
+    def inspect(self, canister_id: str, view: str, **params: Any) -> Any:
+        return self._req("GET", f"/canisters/{canister_id}/inspect/{view}", params=params)
+
+    def download_asset(self, canister_id: str, key: str) -> Iterator[bytes]:
+        with self._http.stream("GET", f"/canisters/{canister_id}/assets/{key}/content") as r:
+            if r.status_code >= 400:
+                r.read()
+                raise AdminError(r.status_code, r.text)
+            yield from r.iter_bytes()
+
+    def snapshot(self, target: Path) -> Path:
+        with self._http.stream("GET", "/snapshot") as r, target.open("wb") as fh:
+            if r.status_code >= 400:
+                r.read()
+                raise AdminError(r.status_code, r.text)
+            for block in r.iter_bytes():
+                fh.write(block)
+        return target
+
+    def restore(self, source: Path) -> dict[str, Any]:
+        return dict(self._req("PUT", "/snapshot", content=source.read_bytes(),
+                              headers={"Content-Type": "application/zip"}))
+
+    def add_fault(self, **rule: Any) -> dict[str, Any]:
+        return dict(self._req("POST", "/faults", json=rule))
+
+    def faults(self) -> list[dict[str, Any]]:
+        return list(self._req("GET", "/faults"))
+
+    def clear_faults(self) -> int:
+        return int(self._req("DELETE", "/faults")["removed"])
+
+    def metrics(self) -> str:
+        return bytes(self._req("GET", "/metrics")).decode()
