@@ -63,7 +63,9 @@ class AdminClient:
         return list(self._req("GET", "/canisters"))
 
     def upgrade(self, canister_id: str, kind: str | None = None) -> dict[str, Any]:
-        return dict(self._req("POST", f"/canisters/{canister_id}/upgrade", json={"kind": kind} if kind else {}))
+        return dict(
+            self._req("POST", f"/canisters/{canister_id}/upgrade", json={"kind": kind} if kind else {})
+        )
 
     def advance_clock(self, canister_id: str, seconds: float) -> dict[str, Any]:
         return dict(self._req("POST", f"/canisters/{canister_id}/clock/advance", json={"seconds": seconds}))
@@ -97,8 +99,11 @@ class AdminClient:
         return target
 
     def restore(self, source: Path) -> dict[str, Any]:
-        return dict(self._req("PUT", "/snapshot", content=source.read_bytes(),
-                              headers={"Content-Type": "application/zip"}))
+        return dict(
+            self._req(
+                "PUT", "/snapshot", content=source.read_bytes(), headers={"Content-Type": "application/zip"}
+            )
+        )
 
     def add_fault(self, **rule: Any) -> dict[str, Any]:
         return dict(self._req("POST", "/faults", json=rule))

@@ -35,14 +35,29 @@ def _canister_spec(text: str) -> CanisterSpec:
 
 def add_emulator_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address of the IC HTTP interface (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"IC interface port, 0 = any free (default {DEFAULT_PORT})")
-    p.add_argument("--admin-host", default="127.0.0.1", help="address of the admin API (default loopback only)")
     p.add_argument(
-        "--admin-port", type=int, default=DEFAULT_ADMIN_PORT, help=f"admin API port, 0 = any free (default {DEFAULT_ADMIN_PORT})"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"IC interface port, 0 = any free (default {DEFAULT_PORT})",
     )
-    p.add_argument("--admin-token", default=None, help="require 'Authorization: Bearer TOKEN' on the admin API")
     p.add_argument(
-        "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help=f"where keys and canister state live (default ./{DEFAULT_STATE_DIR})"
+        "--admin-host", default="127.0.0.1", help="address of the admin API (default loopback only)"
+    )
+    p.add_argument(
+        "--admin-port",
+        type=int,
+        default=DEFAULT_ADMIN_PORT,
+        help=f"admin API port, 0 = any free (default {DEFAULT_ADMIN_PORT})",
+    )
+    p.add_argument(
+        "--admin-token", default=None, help="require 'Authorization: Bearer TOKEN' on the admin API"
+    )
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help=f"where keys and canister state live (default ./{DEFAULT_STATE_DIR})",
     )
     p.add_argument(
         "--canister",
@@ -52,16 +67,34 @@ def add_emulator_options(p: argparse.ArgumentParser) -> None:
         help=f"host a canister of KIND (artifact, example, or module:Class) under ID "
         f"(default {DEFAULT_KIND}={DEFAULT_CANISTER_ID}); repeatable",
     )
-    p.add_argument("--controller", action="append", type=Principal.from_text, default=[], metavar="PRINCIPAL",
-                   help="controller listed in read_state /canister/<id>/controllers; repeatable")
-    p.add_argument("--durability", choices=["full", "normal"], default="full",
-                   help="full: fsync every commit (survives power loss); normal: survives process kill only")
+    p.add_argument(
+        "--controller",
+        action="append",
+        type=Principal.from_text,
+        default=[],
+        metavar="PRINCIPAL",
+        help="controller listed in read_state /canister/<id>/controllers; repeatable",
+    )
+    p.add_argument(
+        "--durability",
+        choices=["full", "normal"],
+        default="full",
+        help="full: fsync every commit (survives power loss); normal: survives process kill only",
+    )
     p.add_argument("--config", type=Path, default=None, help="JSON file with canister limits (see docs)")
-    p.add_argument("--timer-tick", type=float, default=1.0, help="seconds between canister timer checks (default 1)")
-    p.add_argument("--port-file", type=Path, default=None, help="write the bound ports as JSON here once ready")
+    p.add_argument(
+        "--timer-tick", type=float, default=1.0, help="seconds between canister timer checks (default 1)"
+    )
+    p.add_argument(
+        "--port-file", type=Path, default=None, help="write the bound ports as JSON here once ready"
+    )
     p.add_argument("--quiet", action="store_true", help="no per-call log lines")
-    p.add_argument("--no-sync-call", dest="sync_call", action="store_false",
-                   help="answer 404 on v3/v4 call (agents fall back to v2 call + polling)")
+    p.add_argument(
+        "--no-sync-call",
+        dest="sync_call",
+        action="store_false",
+        help="answer 404 on v3/v4 call (agents fall back to v2 call + polling)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:

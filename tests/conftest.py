@@ -16,8 +16,10 @@ SHARED = REPO.parent / "shared"
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     """One emulator for the session hosting the example canister (and the artifact canister once present)."""
-    proc = EmulatorProcess(tmp_path_factory.mktemp("emu") / "state",
-                           extra_args=["--controller", "yavxl-ppty4-enezb-hcalr-cdgzv-zoexx-7od3c-urvk6-rfzs4-552ct-7ae"])
+    proc = EmulatorProcess(
+        tmp_path_factory.mktemp("emu") / "state",
+        extra_args=["--controller", "yavxl-ppty4-enezb-hcalr-cdgzv-zoexx-7od3c-urvk6-rfzs4-552ct-7ae"],
+    )
     proc.start()
     yield proc
     proc.stop()

@@ -41,11 +41,20 @@ class EmulatorProcess:
         port_file.unlink(missing_ok=True)
         self.log_path = self.state_dir.parent / f"{self.state_dir.name}.log"
         cmd = [
-            sys.executable, "-m", "emulator", "emulator",
-            "--port", "0", "--admin-port", "0",
-            "--state-dir", str(self.state_dir),
-            "--port-file", str(port_file),
-            "--timer-tick", "0.2",
+            sys.executable,
+            "-m",
+            "emulator",
+            "emulator",
+            "--port",
+            "0",
+            "--admin-port",
+            "0",
+            "--state-dir",
+            str(self.state_dir),
+            "--port-file",
+            str(port_file),
+            "--timer-tick",
+            "0.2",
         ]
         for spec in self.canisters:
             cmd += ["--canister", spec]

@@ -124,7 +124,8 @@ def _tokens(src: str) -> list[_Token]:
             pos = end
             continue
         if kind == "nat":
-            tokens.append(_Token("nat", int(m.group().replace("_", ""), 0), pos))
+            digits = m.group().replace("_", "")
+            tokens.append(_Token("nat", int(digits, 16) if digits.startswith("0x") else int(digits), pos))
         elif kind in ("id", "sym"):
             tokens.append(_Token(kind, m.group(), pos))
         pos = m.end()

@@ -27,7 +27,9 @@ class ExampleCanister(Canister):
     VERSION = "1"
 
     def init(self, ctx: CallContext) -> None:
-        ctx.db.execute("CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER)")
+        ctx.db.execute(
+            "CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER)"
+        )
         ctx.db.execute("INSERT OR IGNORE INTO counter (id, n) VALUES (0, 0)")
 
     def post_upgrade(self, ctx: CallContext) -> None:

@@ -122,4 +122,6 @@ class Canister:
     def module_hash(cls) -> bytes:
         """Stands in for the Wasm module hash: changes whenever the code or declared version changes."""
         source = inspect.getsource(inspect.getmodule(cls) or cls)
-        return hashlib.sha256(f"{cls.__module__}.{cls.__qualname__}:{cls.VERSION}\n{source}".encode()).digest()
+        return hashlib.sha256(
+            f"{cls.__module__}.{cls.__qualname__}:{cls.VERSION}\n{source}".encode()
+        ).digest()

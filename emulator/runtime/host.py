@@ -204,8 +204,10 @@ class CanisterHost:
             if existing is not None:
                 return existing
             rejected = self._lookup(method, "update")
-            outcome: Outcome = rejected if rejected is not None else self._execute(
-                sender, method, arg, MAX_UPDATE_REPLY_BYTES
+            outcome: Outcome = (
+                rejected
+                if rejected is not None
+                else self._execute(sender, method, arg, MAX_UPDATE_REPLY_BYTES)
             )
             status = self._status(sender, outcome)
             db.execute(
@@ -330,4 +332,3 @@ class _ReplyTooLarge(Exception):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(size, limit)
         self.size, self.limit = size, limit
-

@@ -41,8 +41,10 @@ class AdminError(Exception):
 @web.middleware
 async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     token = request.app[TOKEN_KEY]
-    if token is not None and request.path not in ("/health", "/ready") and (
-        request.headers.get("Authorization") != f"Bearer {token}"
+    if (
+        token is not None
+        and request.path not in ("/health", "/ready")
+        and (request.headers.get("Authorization") != f"Bearer {token}")
     ):
         return web.json_response({"error": "missing or wrong bearer token"}, status=401)
     try:
@@ -208,7 +210,15 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
                 zf.write(db_copy, f"canisters/{cid}.sqlite3")
                 manifest["canisters"][str(cid)] = _describe(host)
             zf.writestr("manifest.json", json.dumps(manifest, indent=2))
-        return web.FileResponse(archive, headers={"Content-Type": "application/zip"})  # type: ignore[return-value]
+        # Streamed before the temporary directory goes away (a FileResponse would be sent too late).
+        response = web.StreamResponse(headers={"Content-Type": "application/zip"})
+        response.content_length = archive.stat().st_size
+        await response.prepare(request)
+        with archive.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                await response.write(block)
+        await response.write_eof()
+        return response
 
 
 async def restore(request: web.Request) -> web.Response:
@@ -263,7 +273,9 @@ async def delete_fault(request: web.Request) -> web.Response:
     return web.json_response({"removed": removed})
 
 
-def create_admin_app(replica: Replica, metrics_registry: EmulatorMetrics, token: str | None) -> web.Application:
+def create_admin_app(
+    replica: Replica, metrics_registry: EmulatorMetrics, token: str | None
+) -> web.Application:
     app = web.Application(middlewares=[errors_and_auth], client_max_size=1024**4)
     app[REPLICA_KEY] = replica
     app[METRICS_KEY] = metrics_registry
@@ -288,4 +300,3 @@ def create_admin_app(replica: Replica, metrics_registry: EmulatorMetrics, token:
     r.add_delete("/faults", clear_faults)
     r.add_delete("/faults/{rule_id}", delete_fault)
     return app
-

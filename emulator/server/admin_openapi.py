@@ -1,17 +1,30 @@
-"""OpenAPI 3.1 description of the admin API, served at `/openapi.json` (kept beside the routes it documents)."""
+"""OpenAPI 3.1 description of the admin API, served at `/openapi.json`, kept beside the routes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-_CID = {"name": "cid", "in": "path", "required": True, "schema": {"type": "string"},
-        "description": "textual canister id, e.g. uxrrr-q7777-77774-qaaaq-cai"}
-_ERR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_CID = {
+    "name": "cid",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "textual canister id, e.g. uxrrr-q7777-77774-qaaaq-cai",
+}
+_ERR = {
+    "description": "error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 _OK = {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
-def _op(summary: str, *, params: list[dict[str, Any]] | None = None, body: dict[str, Any] | None = None,
-        ok: dict[str, Any] | None = None) -> dict[str, Any]:
+def _op(
+    summary: str,
+    *,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+    ok: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": {"200": ok or _OK, "400": _ERR, "404": _ERR}}
     if params:
         op["parameters"] = params
@@ -54,42 +67,77 @@ OPENAPI: dict[str, Any] = {
     "paths": {
         "/health": {"get": _op("Liveness")},
         "/ready": {"get": _op("Readiness: the canisters are loaded and serving")},
-        "/metrics": {"get": _op("Prometheus metrics", ok={"description": "text exposition format",
-                                                          "content": {"text/plain": {}}})},
+        "/metrics": {
+            "get": _op(
+                "Prometheus metrics",
+                ok={"description": "text exposition format", "content": {"text/plain": {}}},
+            )
+        },
         "/canisters": {"get": _op("Hosted canisters with module hash and clock")},
-        "/canisters/{cid}/upgrade": {"post": _op(
-            "Simulated upgrade: pre_upgrade, discard the instance, post_upgrade; optionally another version",
-            params=[_CID], body={"type": "object", "properties": {"kind": {"type": "string"}}})},
+        "/canisters/{cid}/upgrade": {
+            "post": _op(
+                "Simulated upgrade: pre_upgrade, fresh instance, post_upgrade; optionally another version",
+                params=[_CID],
+                body={"type": "object", "properties": {"kind": {"type": "string"}}},
+            )
+        },
         "/canisters/{cid}/clock": {"get": _op("Canister clock", params=[_CID])},
-        "/canisters/{cid}/clock/advance": {"post": _op(
-            "Move the canister clock forward (never back); due timers fire", params=[_CID],
-            body={"type": "object", "properties": {"seconds": {"type": "number", "minimum": 0},
-                                                   "nanoseconds": {"type": "integer", "minimum": 0}}})},
+        "/canisters/{cid}/clock/advance": {
+            "post": _op(
+                "Move the canister clock forward (never back); due timers fire",
+                params=[_CID],
+                body={
+                    "type": "object",
+                    "properties": {
+                        "seconds": {"type": "number", "minimum": 0},
+                        "nanoseconds": {"type": "integer", "minimum": 0},
+                    },
+                },
+            )
+        },
         "/canisters/{cid}/timers/run": {"post": _op("Fire due timers now", params=[_CID])},
         "/canisters/{cid}/reset": {"post": _op("Reinstall with empty stable memory", params=[_CID])},
-        "/canisters/{cid}/inspect/{view}": {"get": _op(
-            "Read-only view of stored state (galleries, memories, sessions, assets, audit)",
-            params=[_CID, {"name": "view", "in": "path", "required": True, "schema": {"type": "string"}}])},
-        "/canisters/{cid}/assets/{key}/content": {"get": _op(
-            "Download a committed asset's stored bytes (streamed)",
-            params=[_CID, {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
-            ok={"description": "bytes", "content": {"application/octet-stream": {}}})},
+        "/canisters/{cid}/inspect/{view}": {
+            "get": _op(
+                "Read-only view of stored state (galleries, memories, sessions, assets, audit)",
+                params=[_CID, {"name": "view", "in": "path", "required": True, "schema": {"type": "string"}}],
+            )
+        },
+        "/canisters/{cid}/assets/{key}/content": {
+            "get": _op(
+                "Download a committed asset's stored bytes (streamed)",
+                params=[_CID, {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+                ok={"description": "bytes", "content": {"application/octet-stream": {}}},
+            )
+        },
         "/snapshot": {
-            "get": _op("Whole state as a zip (keys excluded)",
-                       ok={"description": "zip", "content": {"application/zip": {}}}),
-            "put": {"summary": "Restore a snapshot zip made by GET /snapshot",
-                    "requestBody": {"required": True, "content": {"application/zip": {}}},
-                    "responses": {"200": _OK, "400": _ERR, "409": _ERR}},
+            "get": _op(
+                "Whole state as a zip (keys excluded)",
+                ok={"description": "zip", "content": {"application/zip": {}}},
+            ),
+            "put": {
+                "summary": "Restore a snapshot zip made by GET /snapshot",
+                "requestBody": {"required": True, "content": {"application/zip": {}}},
+                "responses": {"200": _OK, "400": _ERR, "409": _ERR},
+            },
         },
         "/faults": {
             "get": _op("Active fault rules"),
-            "post": {"summary": "Add a fault rule",
-                     "requestBody": {"required": True, "content": {"application/json": {
-                         "schema": {"$ref": "#/components/schemas/FaultRule"}}}},
-                     "responses": {"201": _OK, "400": _ERR}},
+            "post": {
+                "summary": "Add a fault rule",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FaultRule"}}},
+                },
+                "responses": {"201": _OK, "400": _ERR},
+            },
             "delete": _op("Remove every fault rule"),
         },
-        "/faults/{rule_id}": {"delete": _op("Remove one fault rule", params=[
-            {"name": "rule_id", "in": "path", "required": True, "schema": {"type": "integer"}}])},
+        "/faults/{rule_id}": {
+            "delete": _op(
+                "Remove one fault rule",
+                params=[{"name": "rule_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            )
+        },
     },
 }

@@ -41,8 +41,18 @@ class FaultRule:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultRule:
-        allowed = {"action", "method", "endpoint", "count", "probability", "reject_code", "reject_message",
-                   "error_code", "http_status", "latency_ms"}
+        allowed = {
+            "action",
+            "method",
+            "endpoint",
+            "count",
+            "probability",
+            "reject_code",
+            "reject_message",
+            "error_code",
+            "http_status",
+            "latency_ms",
+        }
         unknown = set(data) - allowed
         if unknown:
             raise FaultRuleError(f"unknown fields: {', '.join(sorted(unknown))}")

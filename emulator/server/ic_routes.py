@@ -53,12 +53,16 @@ async def query(request: web.Request) -> web.Response:
 
 async def call_v2(request: web.Request) -> web.Response:
     body = await _body(request)
-    return _respond(await request.app[REPLICA].call(body, request.match_info["ecid"], synchronous=False), request)
+    return _respond(
+        await request.app[REPLICA].call(body, request.match_info["ecid"], synchronous=False), request
+    )
 
 
 async def call_sync(request: web.Request) -> web.Response:
     body = await _body(request)
-    return _respond(await request.app[REPLICA].call(body, request.match_info["ecid"], synchronous=True), request)
+    return _respond(
+        await request.app[REPLICA].call(body, request.match_info["ecid"], synchronous=True), request
+    )
 
 
 async def read_state(request: web.Request) -> web.Response:

@@ -17,16 +17,23 @@ class EmulatorMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.calls = Counter(
-            "storeforever_calls", "Messages handled, by endpoint, method and outcome",
-            ["endpoint", "method", "outcome"], registry=self.registry,
+            "storeforever_calls",
+            "Messages handled, by endpoint, method and outcome",
+            ["endpoint", "method", "outcome"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "storeforever_call_seconds", "Server-side time per message", ["endpoint", "method"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "storeforever_call_seconds",
+            "Server-side time per message",
+            ["endpoint", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.gauges = Gauge(
-            "storeforever_canister_state", "Canister state figures (active sessions, stored bytes, …)",
-            ["canister", "figure"], registry=self.registry,
+            "storeforever_canister_state",
+            "Canister state figures (active sessions, stored bytes, …)",
+            ["canister", "figure"],
+            registry=self.registry,
         )
 
     def observe(self, record: CallRecord) -> None:

@@ -136,12 +136,13 @@ class Replica:
         except PrincipalError as exc:
             raise ProtocolError(400, f"Invalid effective canister id in URL: {text}") from exc
 
-    def _validate(self, body: bytes, ecid_text: str, kind: Literal["call", "query", "read_state"]) -> tuple[
-        Envelope, Principal
-    ]:
+    def _validate(
+        self, body: bytes, ecid_text: str, kind: Literal["call", "query", "read_state"]
+    ) -> tuple[Envelope, Principal]:
         if len(body) > MAX_INGRESS_BYTES:
             raise ProtocolError(
-                413, f"Request body is too large: {len(body)} bytes exceed the {MAX_INGRESS_BYTES} byte limit."
+                413,
+                f"Request body is too large: {len(body)} bytes exceed the {MAX_INGRESS_BYTES} byte limit.",
             )
         ecid = self._principal_in_url(ecid_text)
         env = parse_envelope(body, kind)
@@ -209,7 +210,7 @@ class Replica:
         if fault is not None and fault.action == "reject":
             outcome: Replied | Reject = self._fault_reject(fault)
         elif host is None:
-            outcome: Replied | Reject = canister_not_found(ecid)
+            outcome = canister_not_found(ecid)
         else:
             method, arg = env.method_name, env.arg
             outcome = await self.run_on(ecid, lambda: host.query(sender=env.sender, method=method, arg=arg))
@@ -217,7 +218,9 @@ class Replica:
             response = {"status": "replied", "reply": {"arg": outcome.arg}}
         else:
             response = {"status": "rejected", **self._reject_fields(outcome)}
-        response["signatures"] = [sign_query_response(self.node_key, env.request_id, response, time.time_ns())]
+        response["signatures"] = [
+            sign_query_response(self.node_key, env.request_id, response, time.time_ns())
+        ]
         self._record("query", env, response["status"], started)
         return HttpReply(200, encode_response(response))
 
@@ -241,14 +244,16 @@ class Replica:
         )
 
     async def call(self, body: bytes, ecid_text: str, *, synchronous: bool) -> HttpReply:
-        """v2 (`synchronous=False`): 202 then polling; v3/v4: 200 with a certificate of the terminal status."""
+        """v2 (`synchronous=False`): 202, then polling; v3/v4: 200 with the terminal status certified."""
         started = time.perf_counter()
         env, ecid = self._validate(body, ecid_text, "call")
         fault = await self._fault("call", env)
         if fault is not None and fault.action == "http_status":
             return self._fault_status(fault)
-        result = self._fault_reject(fault) if fault is not None and fault.action == "reject" else (
-            await self._execute_call(env, ecid)
+        result = (
+            self._fault_reject(fault)
+            if fault is not None and fault.action == "reject"
+            else (await self._execute_call(env, ecid))
         )
         if fault is not None and fault.action == "drop_reply":
             self._record("call", env, "reply_dropped", started)

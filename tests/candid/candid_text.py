@@ -248,7 +248,7 @@ class _ValueParser:
     def label(self) -> int:
         tok = self.next()
         if tok.kind == "num":
-            return int(tok.value.replace("_", ""), 0)
+            return _int_literal(tok.value)
         if tok.kind == "id":
             return idl_hash(tok.value)
         if tok.kind == "text":
@@ -374,6 +374,13 @@ def typed(node: Node, t: Type) -> Any:
     raise CandidError(f"a {tag} value does not have the expected type")
 
 
+def _int_literal(text: str) -> int:
+    digits = text.replace("_", "")
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("+-")
+    return sign * (int(digits, 16) if digits.startswith("0x") else int(digits))
+
+
 def _typed_prim(node: Node, t: Prim) -> Any:
     tag = node[0]
     if t is NULL and tag == "null":
@@ -381,7 +388,7 @@ def _typed_prim(node: Node, t: Prim) -> Any:
     if t is BOOL and tag == "bool":
         return node[1]
     if t in _RANGES and tag == "num" and re.fullmatch(r"[+-]?(0x[0-9a-fA-F]+|[0-9]+)", node[1]):
-        n = int(node[1], 0)
+        n = _int_literal(node[1])
         low, high = _RANGES[t]
         if (low is not None and n < low) or (high is not None and n > high):
             raise CandidError(f"{n} out of range")

@@ -64,7 +64,7 @@ def test_forward_references_and_alias_chains() -> None:
 def test_field_labels() -> None:
     did = parse_did(
         """
-        type R = record { foo : nat; "quoted name" : text; 0x10 : int; 5 : nat; bool };
+        type R = record { foo : nat; "quoted name" : text; 0x1_0 : int; 0_5 : nat; bool };
         type T = record { text; nat };
         type V = variant { 1; ok; err : text; "☃" };
         type B = blob;

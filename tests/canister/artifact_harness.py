@@ -26,6 +26,7 @@ START_NS = 1_700_000_000_000_000_000
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
+DAY = 24 * HOUR
 
 # Small limits keep uploads fast; tests that need the defaults build their own harness.
 SMALL_LIMITS: dict[str, Any] = {

@@ -41,7 +41,13 @@ def test_official_agents(emulator: EmulatorProcess, v2_only_emulator: EmulatorPr
     }
     result = subprocess.run(
         ["node", "--test", "--test-concurrency=1", "--test-reporter=spec", "agents.test.mjs"],
-        cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=600,
+        cwd=NODE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     print(result.stdout[-20000:])
-    assert result.returncode == 0, f"Node agent tests failed:\n{result.stdout[-8000:]}\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, (
+        f"Node agent tests failed:\n{result.stdout[-8000:]}\n{result.stderr[-4000:]}"
+    )

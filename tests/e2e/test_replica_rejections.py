@@ -76,49 +76,121 @@ def _now() -> int:
 
 
 CASES = [
-    Case("malformed CBOR", "/v4/canister/{cid}/call", lambda c: b"\xd9\xd9\xf7\xa1\x67", 400,
-         "Could not parse body as call message: …"),
-    Case("not a map", "/v4/canister/{cid}/call", lambda c: cbor2.dumps([1, 2, 3]), 400,
-         "Could not parse body as call message: …"),
-    Case("query sent to call endpoint", "/v4/canister/{cid}/call",
-         lambda c: build_envelope(query_content(c.principal_bytes, EXAMPLE_ID, "get", EMPTY_ARGS), c.identity),
-         400, "Could not parse body as call message: unknown variant `query`, expected `call`"),
-    Case("wrong canister id in path", "/v4/canister/uxrrr-q7777-77774-qaaaq-cai/call",
-         lambda c: build_envelope(_call(c), c.identity), 400,
-         f"Specified CanisterId {EXAMPLE_ID} does not match effective canister id in URL "
-         "uxrrr-q7777-77774-qaaaq-cai"),
-    Case("expired ingress expiry", "/v4/canister/{cid}/call",
-         lambda c: build_envelope(_call(c, ingress_expiry=_now() - MINUTE_NS), c.identity), 400,
-         "Invalid request expiry: Specified ingress_expiry not within expected range: …"),
-    Case("far-future ingress expiry", "/v4/canister/{cid}/call",
-         lambda c: build_envelope(_call(c, ingress_expiry=_now() + 60 * MINUTE_NS), c.identity), 400,
-         "Invalid request expiry: Specified ingress_expiry not within expected range: …"),
-    Case("bad sender signature", "/v4/canister/{cid}/call",
-         lambda c: build_envelope(_call(c), c.identity, tamper_signature=True), 400,
-         "Invalid signature: Invalid basic signature: Ed25519 signature could not be verified: …"),
-    Case("sender does not match key", "/v4/canister/{cid}/call",
-         lambda c: build_envelope(_call(c), c.identity, sender_pubkey=RawKey().der), 400,
-         "The user id '…"),
-    Case("expired delegation", "/v4/canister/{cid}/call",
-         lambda c: delegated_envelope(_call(c), expiration=_now() - MINUTE_NS, targets=None), 400,
-         "Invalid delegation expiry: Specified sender delegation has expired:…"),
-    Case("delegation target mismatch", "/v4/canister/{cid}/call",
-         lambda c: delegated_envelope(_call(c), expiration=_now() + 10 * MINUTE_NS,
-                                      targets=[Principal.from_text("uxrrr-q7777-77774-qaaaq-cai").raw]),
-         400, f"Canister '{EXAMPLE_ID}' is not one of the delegation targets."),
-    Case("body over 2 MiB", "/v4/canister/{cid}/call",
-         lambda c: build_envelope(call_content(c.principal_bytes, EXAMPLE_ID, "echo_blob",
-                                               encode([{"type": Types.Vec(Types.Nat8),
-                                                        "value": os.urandom(2 * 1024 * 1024)}])), c.identity),
-         413, "Request body is too large: …"),
-    Case("signature from the anonymous user", "/v3/canister/{cid}/query",
-         lambda c: cbor2.dumps({"content": query_content(b"\x04", EXAMPLE_ID, "get", EMPTY_ARGS),
-                                "sender_pubkey": RawKey().der, "sender_sig": b"\x00" * 64}),
-         400, "Signature is not allowed for the anonymous user."),
-    Case("unsupported read_state path", "/v3/canister/{cid}/read_state",
-         lambda c: build_envelope(read_state_content(c.principal_bytes, [["canister", principal_bytes(EXAMPLE_ID),
-                                                                          "certified_data"]]), c.identity),
-         404, "Invalid path requested."),
+    Case(
+        "malformed CBOR",
+        "/v4/canister/{cid}/call",
+        lambda c: b"\xd9\xd9\xf7\xa1\x67",
+        400,
+        "Could not parse body as call message: …",
+    ),
+    Case(
+        "not a map",
+        "/v4/canister/{cid}/call",
+        lambda c: cbor2.dumps([1, 2, 3]),
+        400,
+        "Could not parse body as call message: …",
+    ),
+    Case(
+        "query sent to call endpoint",
+        "/v4/canister/{cid}/call",
+        lambda c: build_envelope(query_content(c.principal_bytes, EXAMPLE_ID, "get", EMPTY_ARGS), c.identity),
+        400,
+        "Could not parse body as call message: unknown variant `query`, expected `call`",
+    ),
+    Case(
+        "wrong canister id in path",
+        "/v4/canister/uxrrr-q7777-77774-qaaaq-cai/call",
+        lambda c: build_envelope(_call(c), c.identity),
+        400,
+        f"Specified CanisterId {EXAMPLE_ID} does not match effective canister id in URL "
+        "uxrrr-q7777-77774-qaaaq-cai",
+    ),
+    Case(
+        "expired ingress expiry",
+        "/v4/canister/{cid}/call",
+        lambda c: build_envelope(_call(c, ingress_expiry=_now() - MINUTE_NS), c.identity),
+        400,
+        "Invalid request expiry: Specified ingress_expiry not within expected range: …",
+    ),
+    Case(
+        "far-future ingress expiry",
+        "/v4/canister/{cid}/call",
+        lambda c: build_envelope(_call(c, ingress_expiry=_now() + 60 * MINUTE_NS), c.identity),
+        400,
+        "Invalid request expiry: Specified ingress_expiry not within expected range: …",
+    ),
+    Case(
+        "bad sender signature",
+        "/v4/canister/{cid}/call",
+        lambda c: build_envelope(_call(c), c.identity, tamper_signature=True),
+        400,
+        "Invalid signature: Invalid basic signature: Ed25519 signature could not be verified: …",
+    ),
+    Case(
+        "sender does not match key",
+        "/v4/canister/{cid}/call",
+        lambda c: build_envelope(_call(c), c.identity, sender_pubkey=RawKey().der),
+        400,
+        "The user id '…",
+    ),
+    Case(
+        "expired delegation",
+        "/v4/canister/{cid}/call",
+        lambda c: delegated_envelope(_call(c), expiration=_now() - MINUTE_NS, targets=None),
+        400,
+        "Invalid delegation expiry: Specified sender delegation has expired:…",
+    ),
+    Case(
+        "delegation target mismatch",
+        "/v4/canister/{cid}/call",
+        lambda c: delegated_envelope(
+            _call(c),
+            expiration=_now() + 10 * MINUTE_NS,
+            targets=[Principal.from_text("uxrrr-q7777-77774-qaaaq-cai").raw],
+        ),
+        400,
+        f"Canister '{EXAMPLE_ID}' is not one of the delegation targets.",
+    ),
+    Case(
+        "body over 2 MiB",
+        "/v4/canister/{cid}/call",
+        lambda c: build_envelope(
+            call_content(
+                c.principal_bytes,
+                EXAMPLE_ID,
+                "echo_blob",
+                encode([{"type": Types.Vec(Types.Nat8), "value": os.urandom(2 * 1024 * 1024)}]),
+            ),
+            c.identity,
+        ),
+        413,
+        "Request body is too large: …",
+    ),
+    Case(
+        "signature from the anonymous user",
+        "/v3/canister/{cid}/query",
+        lambda c: cbor2.dumps(
+            {
+                "content": query_content(b"\x04", EXAMPLE_ID, "get", EMPTY_ARGS),
+                "sender_pubkey": RawKey().der,
+                "sender_sig": b"\x00" * 64,
+            }
+        ),
+        400,
+        "Signature is not allowed for the anonymous user.",
+    ),
+    Case(
+        "unsupported read_state path",
+        "/v3/canister/{cid}/read_state",
+        lambda c: build_envelope(
+            read_state_content(
+                c.principal_bytes, [["canister", principal_bytes(EXAMPLE_ID), "certified_data"]]
+            ),
+            c.identity,
+        ),
+        404,
+        "Invalid path requested.",
+    ),
 ]
 
 
@@ -138,10 +210,16 @@ def _counter(conn: Connection) -> int:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_refused_with_exact_text_and_nothing_changes(conn: Connection, emulator: EmulatorProcess, case: Case) -> None:
+def test_refused_with_exact_text_and_nothing_changes(
+    conn: Connection, emulator: EmulatorProcess, case: Case
+) -> None:
     before = _counter(conn)
-    response = httpx.post(f"{emulator.url}/api{case.path.format(cid=EXAMPLE_ID)}", content=case.body(conn),
-                          headers={"Content-Type": "application/cbor"}, timeout=30)
+    response = httpx.post(
+        f"{emulator.url}/api{case.path.format(cid=EXAMPLE_ID)}",
+        content=case.body(conn),
+        headers={"Content-Type": "application/cbor"},
+        timeout=30,
+    )
     assert response.status_code == case.status, response.text
     assert _matches(response.text, case.text), f"{response.text!r} does not match {case.text!r}"
     assert emulator.alive()
@@ -151,32 +229,51 @@ def test_refused_with_exact_text_and_nothing_changes(conn: Connection, emulator:
 def test_unknown_canister_is_a_non_replicated_reject(conn: Connection, emulator: EmulatorProcess) -> None:
     unknown = "ufxgi-4p777-77774-qaadq-cai"  # in the subnet's range, never created
     body = build_envelope(call_content(conn.principal_bytes, unknown, "inc", EMPTY_ARGS), conn.identity)  # type: ignore[attr-defined]
-    response = httpx.post(f"{emulator.url}/api/v4/canister/{unknown}/call", content=body,
-                          headers={"Content-Type": "application/cbor"})
+    response = httpx.post(
+        f"{emulator.url}/api/v4/canister/{unknown}/call",
+        content=body,
+        headers={"Content-Type": "application/cbor"},
+    )
     assert response.status_code == 200
     reply = cbor2.loads(response.content)
-    assert (reply["status"], reply["reject_code"], reply["error_code"]) == ("non_replicated_rejection", 3, "IC0301")
+    assert (reply["status"], reply["reject_code"], reply["error_code"]) == (
+        "non_replicated_rejection",
+        3,
+        "IC0301",
+    )
     assert reply["reject_message"] == f"Canister {unknown} not found."
     with pytest.raises(Reject) as info:
         conn.update(unknown, "inc", ret_types=[Types.Nat64])
     assert info.value.reject_code == 3
 
 
-def test_read_state_of_another_senders_request_is_forbidden(conn: Connection, emulator: EmulatorProcess) -> None:
+def test_read_state_of_another_senders_request_is_forbidden(
+    conn: Connection, emulator: EmulatorProcess
+) -> None:
     content = call_content(conn.principal_bytes, EXAMPLE_ID, "inc", EMPTY_ARGS)  # type: ignore[attr-defined]
-    assert httpx.post(f"{emulator.url}/api/v4/canister/{EXAMPLE_ID}/call",
-                      content=build_envelope(content, conn.identity),
-                      headers={"Content-Type": "application/cbor"}).status_code == 200
+    assert (
+        httpx.post(
+            f"{emulator.url}/api/v4/canister/{EXAMPLE_ID}/call",
+            content=build_envelope(content, conn.identity),
+            headers={"Content-Type": "application/cbor"},
+        ).status_code
+        == 200
+    )
     other = generate_ed25519()
     paths = [["request_status", request_id(content)]]
     body = build_envelope(read_state_content(bytes(other.sender().bytes), paths), other)
-    response = httpx.post(f"{emulator.url}/api/v3/canister/{EXAMPLE_ID}/read_state", content=body,
-                          headers={"Content-Type": "application/cbor"})
+    response = httpx.post(
+        f"{emulator.url}/api/v3/canister/{EXAMPLE_ID}/read_state",
+        content=body,
+        headers={"Content-Type": "application/cbor"},
+    )
     assert response.status_code == 403
     assert response.text == "The user tries to access Request ID not signed by the caller."
 
 
-def test_resubmitted_request_is_answered_from_the_stored_status(conn: Connection, emulator: EmulatorProcess) -> None:
+def test_resubmitted_request_is_answered_from_the_stored_status(
+    conn: Connection, emulator: EmulatorProcess
+) -> None:
     """The same signed call twice executes once: the second answer is the first one's certificate."""
     content = call_content(conn.principal_bytes, EXAMPLE_ID, "inc", EMPTY_ARGS)  # type: ignore[attr-defined]
     body = build_envelope(content, conn.identity)
@@ -193,5 +290,7 @@ def test_resubmitted_request_is_answered_from_the_stored_status(conn: Connection
     from clients.ic import verify_certificate
 
     rid = request_id(content)
-    one, two = (verify_certificate(r, conn.root_key).lookup(["request_status", rid, "reply"]) for r in replies)
+    one, two = (
+        verify_certificate(r, conn.root_key).lookup(["request_status", rid, "reply"]) for r in replies
+    )
     assert one == two and one is not None
