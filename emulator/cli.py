@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import signal
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from emulator import admin_cli
 from emulator.principal import Principal
 from emulator.server.config import (
     DEFAULT_ADMIN_PORT,
@@ -81,7 +83,16 @@ def add_emulator_options(p: argparse.ArgumentParser) -> None:
         default="full",
         help="full: fsync every commit (survives power loss); normal: survives process kill only",
     )
-    p.add_argument("--config", type=Path, default=None, help="JSON file with canister limits (see docs)")
+    p.add_argument(
+        "--config", type=Path, default=None, help="JSON file of canister limits (docs/emulator.md)"
+    )
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set one canister limit, overriding --config (e.g. max_active_sessions=5); repeatable",
+    )
     p.add_argument(
         "--timer-tick", type=float, default=1.0, help="seconds between canister timer checks (default 1)"
     )
@@ -101,6 +112,11 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     canister_config: dict[str, Any] = {}
     if args.config is not None:
         canister_config.update(json.loads(args.config.read_text()))
+    for item in args.limit:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--limit expects NAME=VALUE, got {item!r}")
+        canister_config[name] = json.loads(value)
     return EmulatorConfig(
         host=args.host,
         port=args.port,
@@ -170,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_emulator_options(emu)
     emu.set_defaults(func=run_emulator)
+    admin_cli.register(emu)
+    try:
+        client_cli = importlib.import_module("clients.cli")
+    except ImportError:  # the client commands are optional until their package is installed
+        return parser
+    client_cli.register(sub)
     return parser
 
 

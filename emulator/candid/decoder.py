@@ -358,8 +358,8 @@ class _Decoder:
             pending = next(expected, None)
         return tuple(out.values()) if e.is_tuple else out
 
-    @staticmethod
-    def missing_field(field: Field, out: dict[str | int, Any]) -> None:
+    def missing_field(self, field: Field, out: dict[str | int, Any]) -> None:
+        self.spend(1)  # costs no input bytes, so it must cost fuel
         if not is_nullable(field.type):
             raise _Mismatch(f"record field {field.key!r} is missing")
         out[field.key] = None

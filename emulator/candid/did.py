@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from emulator.candid.types import (
+    MODES,
     NAT8,
     NULL,
     CandidError,
@@ -29,9 +30,8 @@ from emulator.candid.types import (
 )
 
 _PRIMS = {p.name.lower(): p for p in Prim}
-_MODES = {"query", "composite_query", "oneway"}
 _KEYWORDS = {
-    "type", "import", "service", "func", "opt", "vec", "record", "variant", "blob", *_MODES, *_PRIMS,
+    "type", "import", "service", "func", "opt", "vec", "record", "variant", "blob", *MODES, *_PRIMS,
 }  # fmt: skip
 _MAX_NESTING = 100  # keeps a hostile file's nesting well inside Python's recursion limit
 
@@ -311,7 +311,7 @@ class _Parser:
         self.expect("->")
         results = self.tuple_type()
         modes = set()
-        while self.peek().kind == "id" and self.peek().value in _MODES:
+        while self.peek().kind == "id" and self.peek().value in MODES:
             modes.add(str(self.next().value))
         if "oneway" in modes and results:
             raise CandidError("a oneway function cannot have results")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from artifact_harness import Harness
+
+from tests.canister.artifact_harness import Harness
 
 
 @pytest.fixture

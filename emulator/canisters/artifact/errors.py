@@ -9,11 +9,10 @@ before they write unless the contract says the refusal itself changes state.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from emulator.candid import Some
 from emulator.canisters.artifact.records import ErrorCode, ICPResult
 
 T = TypeVar("T")
@@ -71,19 +70,6 @@ def outcome_label(code: ErrorCode | None) -> str:
     return tag if payload is None else f"{tag}: {payload}"
 
 
-@dataclass(frozen=True, slots=True)
-class _LocalSome:
-    """Stand-in for `emulator.candid.Some` while the codec does not provide it."""
-
-    value: Any
-
-
-def some(value: Any) -> Any:
-    """`opt` of a value that is itself null/opt/reserved (`cancel_upload`'s `data = opt null`).
-
-    The codec marks such a "some" with its `Some` wrapper; it is looked up at call time so this module
-    does not depend on the codec's import order.
-    """
-    candid = importlib.import_module("emulator.candid")
-    wrapper = getattr(candid, "Some", _LocalSome)
-    return wrapper(value)
+def some(value: Any) -> Some:
+    """`opt` of a value that is itself null/opt/reserved (`cancel_upload`'s `data = opt null`)."""
+    return Some(value)
