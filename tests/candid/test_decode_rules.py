@@ -212,6 +212,12 @@ REJECT: dict[str, list[Any]] = {
         (b"DIDL\x01\x6d\x7f\x01\x00\x80\x80\x80\x80\x10", "()", "cost exceeds"),
         (b"DIDL\x01\x6d\x7f\x01\x00\x80\x80\x80\x80\x10", "(vec null)", "cost exceeds"),
         (b"DIDL\x01\x6d\x7f\x01\x00\x80\x80\x80\x80\x10", "(reserved)", "cost exceeds"),
+        # 10_000 empty wire records, each filled in with eight missing opt fields: that work costs fuel too
+        (
+            b"DIDL\x02\x6d\x01\x6c\x00\x01\x00\x90\x4e",
+            "(vec record { opt nat; opt nat; opt nat; opt nat; opt nat; opt nat; opt nat; opt nat })",
+            "cost exceeds",
+        ),
         (b"DIDL\x01\x6d\x7e\x01\x00\x80\x94\xeb\xdc\x03\x00", "(vec bool)", "vector length 1000000000"),
         (b"DIDL\x00\x01\x71\x80\x94\xeb\xdc\x03ab", "(text)", "text length 1000000000 exceeds"),
         (b"DIDL" + b"\x80" * 10 + b"\x00\x00", "()", "LEB128 number too long"),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.canisters.artifact import ArtifactCanister
+from emulator.canisters.artifact.schema import stored_version
 from emulator.principal import Principal
 from emulator.runtime.canister import CallContext
 from emulator.runtime.stable_store import StableStore
@@ -73,9 +74,13 @@ class Harness:
     canister: ArtifactCanister = field(init=False)
 
     def __post_init__(self) -> None:
+        """Install on an empty store; on one with state, start as the host does after a restart."""
         self.canister = ArtifactCanister(self.config)
-        with self.store.write():
-            self.canister.init(self._ctx(CANISTER_ID, "canister_init"))
+        with self.store.write() as db:
+            if stored_version(db) == 0:
+                self.canister.init(self._ctx(CANISTER_ID, "canister_init"))
+            else:
+                self.canister.post_upgrade(self._ctx(CANISTER_ID, "canister_post_upgrade"))
 
     def _ctx(self, caller: Principal, method: str) -> CallContext:
         return CallContext(caller=caller, time_ns=self.now, canister_id=CANISTER_ID, method=method, db=self.store.conn)

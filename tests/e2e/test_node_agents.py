@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator_process import EmulatorProcess
+from tests.emulator_process import DEFAULT_ID, EmulatorProcess
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 CONTROLLER = "yavxl-ppty4-enezb-hcalr-cdgzv-zoexx-7od3c-urvk6-rfzs4-552ct-7ae"
@@ -30,7 +30,9 @@ def v2_only_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emula
     proc.stop()
 
 
-def test_official_agents(emulator: EmulatorProcess, v2_only_emulator: EmulatorProcess) -> None:
+def test_official_agents(
+    emulator: EmulatorProcess, v2_only_emulator: EmulatorProcess, artifact_emulator: EmulatorProcess
+) -> None:
     if shutil.which("node") is None or not (NODE_DIR / "node_modules").exists():
         pytest.fail("node and tests/node/node_modules are required: run `npm ci --prefix tests/node`")
     env = os.environ | {
@@ -38,9 +40,11 @@ def test_official_agents(emulator: EmulatorProcess, v2_only_emulator: EmulatorPr
         "EMULATOR_V2_URL": v2_only_emulator.url,
         "EXAMPLE_CANISTER_ID": emulator.example_canister_id,
         "EXPECTED_CONTROLLER": CONTROLLER,
+        "ARTIFACT_URL": artifact_emulator.url,
+        "ARTIFACT_CANISTER_ID": DEFAULT_ID,
     }
     result = subprocess.run(
-        ["node", "--test", "--test-concurrency=1", "--test-reporter=spec", "agents.test.mjs"],
+        ["node", "--test", "--test-concurrency=1", "--test-reporter=spec", "agents.test.mjs", "artifact_upload.test.mjs"],
         cwd=NODE_DIR,
         env=env,
         capture_output=True,
