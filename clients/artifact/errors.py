@@ -24,6 +24,7 @@ turned into an error by the canister, "try again")
 plain-record failure ``success = false`` + message     by message prefix:     None       permanent
                                                        Unauthorized… /
                                                        Invalid UUID… /
+                                                       Invalid hash… /
                                                        …not found → the
                                                        classes above, else
                                                        ``ArtifactError``
@@ -273,6 +274,8 @@ def error_from_message(message: str, method: str | None = None) -> ArtifactError
         return UnauthorizedError(message, method=method)
     if lowered.startswith("invalid uuid"):
         return ValidationError(message, method=method)
+    if lowered.startswith("invalid hash"):
+        return InvalidHashError(message, method=method)
     if "not found" in lowered.split(":", 1)[0]:
         return NotFoundError(message, method=method)
     return ArtifactError(message, method=method, kind="refused")

@@ -63,7 +63,7 @@ class RetryPolicy:
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Seconds to wait before retry ``attempt + 1`` (``attempt`` counts from 0)."""
         jitter = rng.uniform(0.0, self.jitter) if self.jitter else 0.0
-        return min(self.base_delay * 2**attempt + jitter, self.max_delay)
+        return float(min(self.base_delay * 2**attempt + jitter, self.max_delay))
 
     def for_operation(self, operation: str | None) -> RetryPolicy:
         for name, policy in self.overrides:

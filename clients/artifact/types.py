@@ -17,7 +17,7 @@ Candid                         field annotation here
 ``blob``                       ``bytes``
 ``opt T``                      ``T | None``
 ``vec T``                      ``tuple[T, ...]`` (immutable, so records can be frozen)
-``record { T; U }``            ``tuple[T, U]``
+``record { T; U }``            ``tuple[T, U]`` (encoded as ``{"0": t, "1": u}`` for icp-py-core)
 ``variant { A; B }``           an ``Enum`` (``MemoryType``, ``UploadStatus``, …)
 variant with payloads          a class with its own ``from_candid``/``to_candid`` (``PersonRef``…)
 =============================  ==============================================================
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -150,11 +149,15 @@ def _single_tag(value: Any, what: str) -> str:
 # ---------------------------------------------------------------------------------------------- codec
 
 
-def _resolve_hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+_HINTS: dict[type, dict[str, Any]] = {}
 
 
-_hints = functools.lru_cache(maxsize=None)(_resolve_hints)
+def _hints(cls: type) -> dict[str, Any]:
+    """Resolved field annotations, cached (``from __future__ import annotations`` makes them text)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
 
 
 def _optional_inner(tp: Any) -> Any | None:
@@ -175,7 +178,8 @@ def to_candid_value(value: Any, tp: Any) -> Any:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
             return [to_candid_value(v, args[0]) for v in value]
-        return [to_candid_value(v, a) for v, a in zip(value, args, strict=True)]
+        # icp-py-core encodes a tuple record from a mapping keyed "0", "1", … (it decodes to a list).
+        return {str(i): to_candid_value(v, a) for i, (v, a) in enumerate(zip(value, args, strict=True))}
     if tp is bytes:
         return bytes(value)
     if isinstance(tp, type) and (issubclass(tp, CandidEnum) or hasattr(tp, "to_candid")):
@@ -196,7 +200,8 @@ def from_candid_value(raw: Any, tp: Any) -> Any:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(from_candid_value(v, args[0]) for v in raw)
-        return tuple(from_candid_value(v, a) for v, a in zip(raw, args, strict=True))
+        items = [raw[str(i)] for i in range(len(args))] if isinstance(raw, Mapping) else raw
+        return tuple(from_candid_value(v, a) for v, a in zip(items, args, strict=True))
     if tp is bytes:
         return bytes(raw)
     if tp is float:
@@ -259,7 +264,9 @@ class ErrorCode:
     kind: str
     detail: str | None = None
 
-    KINDS: ClassVar[tuple[str, ...]] = ("Unauthorized", "AlreadyExists", "NotFound", "InvalidHash", "Internal")
+    KINDS: ClassVar[tuple[str, ...]] = (
+        "Unauthorized", "AlreadyExists", "NotFound", "InvalidHash", "Internal"
+    )
 
     @classmethod
     def from_candid(cls, value: Any) -> ErrorCode:
@@ -299,7 +306,9 @@ class AccessEvent:
     kind: str
     value: int | str | None = None
 
-    WITH_NAT: ClassVar[frozenset[str]] = frozenset({"Anniversary", "Birthday", "CapsuleMaturity", "ConnectionCount"})
+    WITH_NAT: ClassVar[frozenset[str]] = frozenset(
+        {"Anniversary", "Birthday", "CapsuleMaturity", "ConnectionCount"}
+    )
     BARE: ClassVar[frozenset[str]] = frozenset({"AfterDeath", "Graduation", "Wedding"})
 
     @classmethod
@@ -341,7 +350,9 @@ class MemoryAccess:
                 groups=tuple(str(g) for g in body["groups"]),
             )
         if tag == "Scheduled":
-            return cls(tag, accessible_after=int(body["accessible_after"]), access=cls.from_candid(body["access"]))
+            return cls(
+                tag, accessible_after=int(body["accessible_after"]), access=cls.from_candid(body["access"])
+            )
         if tag == "EventTriggered":
             return cls(
                 tag,
@@ -363,7 +374,8 @@ class MemoryAccess:
         if self.access is None:
             raise ValueError(f"MemoryAccess {self.kind} needs a nested access")
         if self.kind == "Scheduled":
-            return {"Scheduled": {"accessible_after": self.accessible_after or 0, "access": self.access.to_candid()}}
+            after = self.accessible_after or 0
+            return {"Scheduled": {"accessible_after": after, "access": self.access.to_candid()}}
         if self.kind == "EventTriggered":
             if self.trigger_event is None:
                 raise ValueError("MemoryAccess EventTriggered needs a trigger_event")

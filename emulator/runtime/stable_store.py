@@ -135,10 +135,20 @@ class StableStore:
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
                 )
             ]
-            self.conn.execute("BEGIN IMMEDIATE")
-            for name in names:
-                self.conn.execute(f'DROP TABLE IF EXISTS "{name}"')
-            self.conn.execute("COMMIT")
+            # Foreign keys between the canister's tables would make the drop order matter; the
+            # pragma only changes outside a transaction.
+            self.conn.execute("PRAGMA foreign_keys=OFF")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for name in names:
+                        self.conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+            finally:
+                self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("VACUUM")
             self.conn.executescript(RUNTIME_SCHEMA)
 

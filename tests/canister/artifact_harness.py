@@ -83,7 +83,9 @@ class Harness:
                 self.canister.post_upgrade(self._ctx(CANISTER_ID, "canister_post_upgrade"))
 
     def _ctx(self, caller: Principal, method: str) -> CallContext:
-        return CallContext(caller=caller, time_ns=self.now, canister_id=CANISTER_ID, method=method, db=self.store.conn)
+        return CallContext(
+            caller=caller, time_ns=self.now, canister_id=CANISTER_ID, method=method, db=self.store.conn
+        )
 
     def advance(self, delta_ns: int) -> int:
         self.now += delta_ns

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from emulator.canisters.artifact import inspection
 from tests.canister.artifact_harness import (
     ALICE,
     ANON,
@@ -17,8 +18,6 @@ from tests.canister.artifact_harness import (
     payload,
     sha,
 )
-
-from emulator.canisters.artifact import inspection
 
 
 def audit(h: Harness, **filters: object) -> list[dict[str, object]]:
@@ -74,7 +73,9 @@ def test_refusals_are_audited_with_their_outcome(h: Harness) -> None:
 def test_audit_is_queryable_by_principal_and_memory_with_keyset_pages(h: Harness) -> None:
     memory_a, memory_b = new_uuid(), new_uuid()
     for i in range(5):
-        h.call(ALICE, "upsert_metadata", memory_a, {"Note": None}, metadata_value(), idem_key(memory_a, f"h{i}"))
+        h.call(
+            ALICE, "upsert_metadata", memory_a, {"Note": None}, metadata_value(), idem_key(memory_a, f"h{i}")
+        )
     h.call(BOB, "upsert_metadata", memory_b, {"Note": None}, metadata_value(), idem_key(memory_b))
     assert len(audit(h, principal=BOB)) == 1
     assert len(audit(h, memory_id=memory_a)) == 5

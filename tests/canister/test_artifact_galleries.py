@@ -21,7 +21,11 @@ from tests.canister.artifact_harness import (
     new_uuid,
 )
 
-BAD_IDS = ["550E8400-E29B-41D4-A716-446655440000", "550e8400-e29b-11d4-a716-446655440000", "gallery_1703123456789"]
+BAD_IDS = [
+    "550E8400-E29B-41D4-A716-446655440000",
+    "550e8400-e29b-11d4-a716-446655440000",
+    "gallery_1703123456789",
+]
 
 
 def store(h: Harness, caller: Any, gallery_id: str, **kwargs: Any) -> Any:
@@ -138,7 +142,13 @@ def test_update_replaces_present_fields_and_bumps_updated_at(h: Harness) -> None
     before = h.query(ALICE, "get_gallery_by_id", gallery_id)
     h.advance(5_000)
     entries = [
-        {"memory_id": new_uuid(), "position": 3, "gallery_caption": None, "is_featured": False, "gallery_metadata": "m"}
+        {
+            "memory_id": new_uuid(),
+            "position": 3,
+            "gallery_caption": None,
+            "is_featured": False,
+            "gallery_metadata": "m",
+        }
     ]
     result = h.call(
         ALICE,
@@ -165,7 +175,9 @@ def test_update_replaces_present_fields_and_bumps_updated_at(h: Harness) -> None
 def test_update_refusals(h: Harness) -> None:
     gallery_id = new_uuid()
     with Unchanged(h):
-        assert h.call(ALICE, "update_gallery", gallery_id, no_update())["message"].startswith("Gallery not found")
+        assert h.call(ALICE, "update_gallery", gallery_id, no_update())["message"].startswith(
+            "Gallery not found"
+        )
     store(h, BOB, gallery_id)
     with Unchanged(h):
         for caller, gid, prefix in [
@@ -236,7 +248,10 @@ def test_add_memory_stores_it_with_the_documented_defaults(h: Harness) -> None:
 
 def test_add_memory_without_inline_data(h: Harness) -> None:
     memory_id = new_uuid()
-    data = {"blob_ref": {"kind": {"MemoryBlobKindExternal": None}, "locator": "s3://x", "hash": None}, "data": None}
+    data = {
+        "blob_ref": {"kind": {"MemoryBlobKindExternal": None}, "locator": "s3://x", "hash": None},
+        "data": None,
+    }
     assert h.call(ALICE, "add_memory_to_capsule", memory_id, data)["success"] is True
     memory = h.query(ALICE, "get_memory_from_capsule", memory_id)
     assert memory["data"] == data
@@ -266,7 +281,9 @@ def test_add_memory_refusals(h: Harness) -> None:
     # A memory id claimed through metadata by another principal is foreign.
     h.call(BOB, "upsert_metadata", memory_id, {"Note": None}, metadata_value(), idem_key(memory_id))
     with Unchanged(h):
-        assert h.call(ALICE, "add_memory_to_capsule", memory_id, memory_data())["message"].startswith("Unauthorized")
+        assert h.call(ALICE, "add_memory_to_capsule", memory_id, memory_data())["message"].startswith(
+            "Unauthorized"
+        )
 
 
 def test_add_memory_checks_the_blob_hash(h: Harness) -> None:
@@ -289,7 +306,9 @@ def test_memories_are_private_to_their_owner(h: Harness) -> None:
 
 def test_add_memory_for_a_memory_the_caller_owns_through_metadata(h: Harness) -> None:
     memory_id = new_uuid()
-    data_of(h.call(ALICE, "upsert_metadata", memory_id, {"Note": None}, metadata_value(), idem_key(memory_id)))
+    data_of(
+        h.call(ALICE, "upsert_metadata", memory_id, {"Note": None}, metadata_value(), idem_key(memory_id))
+    )
     assert h.query(ALICE, "get_memory_from_capsule", memory_id) is None
     assert h.call(ALICE, "add_memory_to_capsule", memory_id, memory_data())["success"] is True
     assert h.query(ALICE, "get_memory_from_capsule", memory_id) is not None

@@ -27,7 +27,14 @@ IMAGE = {"Image": None}
 
 
 def upsert(h: Harness, caller: Any, memory_id: str, key: str | None = None, **meta: Any) -> Any:
-    return h.call(caller, "upsert_metadata", memory_id, IMAGE, metadata_value(**meta), idem_key(memory_id) if key is None else key)
+    return h.call(
+        caller,
+        "upsert_metadata",
+        memory_id,
+        IMAGE,
+        metadata_value(**meta),
+        idem_key(memory_id) if key is None else key,
+    )
 
 
 def stored_title(h: Harness, memory_id: str) -> str:
@@ -52,7 +59,11 @@ def test_upsert_stores_metadata_and_claims_the_memory(h: Harness) -> None:
 @pytest.mark.parametrize("memory_type", ["Image", "Video", "Audio", "Document", "Note"])
 def test_upsert_accepts_the_five_memory_types(h: Harness, memory_type: str) -> None:
     memory_id = new_uuid()
-    data_of(h.call(ALICE, "upsert_metadata", memory_id, {memory_type: None}, metadata_value(), idem_key(memory_id)))
+    data_of(
+        h.call(
+            ALICE, "upsert_metadata", memory_id, {memory_type: None}, metadata_value(), idem_key(memory_id)
+        )
+    )
     assert h.sql("SELECT memory_type FROM af_metadata")[0][0] == memory_type
 
 
@@ -123,7 +134,9 @@ def test_upsert_refusals(h: Harness) -> None:
 
 def test_upsert_refusal_order(h: Harness) -> None:
     bad = "NOT-A-UUID"
-    assert err(h.call(ANON, "upsert_metadata", bad, IMAGE, metadata_value(), "junk")) == {"Unauthorized": None}
+    assert err(h.call(ANON, "upsert_metadata", bad, IMAGE, metadata_value(), "junk")) == {
+        "Unauthorized": None
+    }
     assert internal_text(h.call(ALICE, "upsert_metadata", bad, IMAGE, metadata_value(), "junk")).startswith(
         "Invalid UUID"
     )
@@ -144,7 +157,9 @@ def test_oversized_metadata_is_refused_not_trapped(h: Harness) -> None:
 def test_metadata_size_limit_is_configurable() -> None:
     h = Harness(config={**SMALL_LIMITS, "max_metadata_size": 1000})
     memory_id = new_uuid()
-    assert internal_text(upsert(h, ALICE, memory_id, tags=["t" * 500, "u" * 500])).startswith("Metadata too large")
+    assert internal_text(upsert(h, ALICE, memory_id, tags=["t" * 500, "u" * 500])).startswith(
+        "Metadata too large"
+    )
 
 
 # -- presence ----------------------------------------------------------------------------------------
@@ -174,8 +189,12 @@ def test_presence_is_exact_per_id(h: Harness) -> None:
     near = memory_id[:-1] + ("0" if memory_id[-1] != "0" else "1")
     assert data_of(h.query(ALICE, "get_memory_presence_icp", near))["metadata_present"] is False
     assert internal_text(h.query(ALICE, "get_memory_presence_icp", memory_id[:-1])).startswith("Invalid UUID")
-    assert internal_text(h.query(ALICE, "get_memory_presence_icp", memory_id + "0")).startswith("Invalid UUID")
-    assert internal_text(h.query(ALICE, "get_memory_presence_icp", memory_id.upper())).startswith("Invalid UUID")
+    assert internal_text(h.query(ALICE, "get_memory_presence_icp", memory_id + "0")).startswith(
+        "Invalid UUID"
+    )
+    assert internal_text(h.query(ALICE, "get_memory_presence_icp", memory_id.upper())).startswith(
+        "Invalid UUID"
+    )
 
 
 def test_asset_presence_requires_a_verified_commit(h: Harness) -> None:
@@ -188,7 +207,9 @@ def test_asset_presence_requires_a_verified_commit(h: Harness) -> None:
 # -- list presence -------------------------------------------------------------------------------------
 
 
-def list_presence(h: Harness, ids: list[str], cursor: str | None = None, limit: int = 0, caller: Any = ALICE) -> Any:
+def list_presence(
+    h: Harness, ids: list[str], cursor: str | None = None, limit: int = 0, caller: Any = ALICE
+) -> Any:
     return h.query(caller, "get_memory_list_presence_icp", ids, cursor, limit)
 
 
@@ -218,7 +239,9 @@ def test_list_presence_of_nothing(h: Harness) -> None:
     }
 
 
-@pytest.mark.parametrize(("limit", "page"), [(0, 20), (1, 1), (20, 20), (100, 100), (101, 100), (2**32 - 1, 100)])
+@pytest.mark.parametrize(
+    ("limit", "page"), [(0, 20), (1, 1), (20, 20), (100, 100), (101, 100), (2**32 - 1, 100)]
+)
 def test_list_presence_page_sizes(h: Harness, limit: int, page: int) -> None:
     ids = [new_uuid() for _ in range(150)]
     result = data_of(list_presence(h, ids, limit=limit))
@@ -247,7 +270,14 @@ def test_list_presence_cursor_walks_the_whole_list(h: Harness) -> None:
 
 @pytest.mark.parametrize(
     "cursor",
-    ["", "not a cursor", "!!!!", "AAAA", base64.urlsafe_b64encode(b"\x01" * 13).decode().rstrip("="), "x" * 500],
+    [
+        "",
+        "not a cursor",
+        "!!!!",
+        "AAAA",
+        base64.urlsafe_b64encode(b"\x01" * 13).decode().rstrip("="),
+        "x" * 500,
+    ],
 )
 def test_invalid_cursors_are_refused(h: Harness, cursor: str) -> None:
     ids = [new_uuid() for _ in range(30)]
@@ -274,7 +304,10 @@ def test_a_tampered_cursor_is_refused(h: Harness) -> None:
     beyond = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
     assert internal_text(list_presence(h, ids, beyond)) == "Invalid cursor"
     raw[0] = 9  # unknown version
-    assert internal_text(list_presence(h, ids, base64.urlsafe_b64encode(bytes(raw)).decode())) == "Invalid cursor"
+    assert (
+        internal_text(list_presence(h, ids, base64.urlsafe_b64encode(bytes(raw)).decode()))
+        == "Invalid cursor"
+    )
 
 
 def test_list_presence_refuses_non_canonical_ids(h: Harness) -> None:

@@ -71,9 +71,17 @@ def exercise(h: Harness) -> None:
     h.query(BOB, "get_user_galleries", ALICE)
     h.query(ALICE, "get_user_galleries", ALICE)
     h.call(
-        ALICE, "update_gallery", gallery_id, {"title": "t", "description": "d", "is_public": True, "memory_entries": []}
+        ALICE,
+        "update_gallery",
+        gallery_id,
+        {"title": "t", "description": "d", "is_public": True, "memory_entries": []},
     )
-    h.call(BOB, "update_gallery", gallery_id, {"title": "t", "description": None, "is_public": None, "memory_entries": None})
+    h.call(
+        BOB,
+        "update_gallery",
+        gallery_id,
+        {"title": "t", "description": None, "is_public": None, "memory_entries": None},
+    )
     h.call(ALICE, "add_memory_to_capsule", other, memory_data())
     h.call(ALICE, "add_memory_to_capsule", other, memory_data())
     h.call(BOB, "add_memory_to_capsule", other, memory_data())
@@ -162,3 +170,62 @@ def assert_no_scans(h: Harness, statements: list[str]) -> None:
             if scans:
                 offenders[sql[:300]] = scans
     assert not offenders, "full scans:\n" + "\n".join(f"{k}\n  -> {v}" for k, v in offenders.items())
+
+
+# -- cost against stored volume -------------------------------------------------------------------------
+
+
+def _load_background(h: Harness, principals: int) -> None:
+    """Other callers' galleries, memories, metadata, assets, active and finished sessions."""
+    for i in range(principals):
+        caller = ALICE.self_authenticating(f"background-{i}".encode())
+        h.call(caller, "store_gallery_forever", gallery_data(caller, new_uuid(), is_public=True))
+        for _ in range(2):
+            memory_id = new_uuid()
+            h.call(
+                caller, "upsert_metadata", memory_id, {"Note": None}, metadata_value(), idem_key(memory_id)
+            )
+        h.upload(caller, new_uuid(), payload(300))
+        cancelled = data_of(h.begin(caller, new_uuid(), payload(10)))["session"]["session_id"]
+        h.call(caller, "cancel_upload", cancelled)
+        for _ in range(2):
+            h.begin(caller, new_uuid(), payload(10))
+
+
+def _workload_ops(h: Harness) -> int:
+    """SQLite VM instructions spent by one caller's typical calls."""
+    executed = 0
+
+    def tick() -> int:
+        nonlocal executed
+        executed += 1
+        return 0
+
+    memory_id, data = new_uuid(), payload(2500)
+    ids = [new_uuid() for _ in range(100)]
+    h.store.conn.set_progress_handler(tick, 1)
+    try:
+        h.call(ALICE, "store_gallery_forever", gallery_data(ALICE, new_uuid()))
+        h.query(ALICE, "get_my_galleries")
+        h.query(ALICE, "get_user_galleries", BOB)
+        h.call(ALICE, "upsert_metadata", memory_id, {"Image": None}, metadata_value(), idem_key(memory_id))
+        h.upload(ALICE, memory_id, data)
+        sid = data_of(h.begin(ALICE, new_uuid(), payload(10)))["session"]["session_id"]
+        h.query(ALICE, "get_upload_progress", sid)
+        h.query(ALICE, "get_user_upload_sessions")
+        h.call(ALICE, "cancel_upload", sid)
+        h.query(ALICE, "get_memory_list_presence_icp", ids, None, 100)
+        h.run_cleanup_timer()
+    finally:
+        h.store.conn.set_progress_handler(None, 1)
+    return executed
+
+
+def test_a_callers_cost_does_not_grow_with_other_callers_data() -> None:
+    small, large = Harness(), Harness()
+    _load_background(small, 5)
+    _load_background(large, 250)
+    assert large.count("af_sessions", "status = 'Active'") == 500
+    base, loaded = _workload_ops(small), _workload_ops(large)
+    # B-trees get a level deeper; anything that walked other callers' rows would multiply the cost.
+    assert loaded < base * 1.25, (base, loaded)

@@ -34,7 +34,9 @@ def seed(h: Harness) -> dict[str, object]:
     gallery_id, memory_id, capsule_memory = new_uuid(), new_uuid(), new_uuid()
     h.call(ALICE, "store_gallery_forever", gallery_data(ALICE, gallery_id, is_public=True))
     h.call(ALICE, "add_memory_to_capsule", capsule_memory, memory_data(b"inline"))
-    data_of(h.call(ALICE, "upsert_metadata", memory_id, {"Video": None}, metadata_value(), idem_key(memory_id)))
+    data_of(
+        h.call(ALICE, "upsert_metadata", memory_id, {"Video": None}, metadata_value(), idem_key(memory_id))
+    )
     asset = payload(1500)
     done = h.upload(ALICE, memory_id, asset)
     partial_memory, partial_data = new_uuid(), payload(3000)
@@ -63,9 +65,13 @@ def check(h: Harness, s: dict[str, object]) -> None:
     presence = data_of(h.query(ALICE, "get_memory_presence_icp", memory_id))
     assert presence["metadata_present"] and presence["asset_present"]
     # Idempotency keys, ownership, finished-session records and rate-limit accounting carried over.
-    again = data_of(h.call(ALICE, "upsert_metadata", memory_id, {"Video": None}, metadata_value(), idem_key(memory_id)))
+    again = data_of(
+        h.call(ALICE, "upsert_metadata", memory_id, {"Video": None}, metadata_value(), idem_key(memory_id))
+    )
     assert "already applied" in again["message"]
-    assert h.call(BOB, "add_memory_to_capsule", memory_id, memory_data())["message"].startswith("Unauthorized")
+    assert h.call(BOB, "add_memory_to_capsule", memory_id, memory_data())["message"].startswith(
+        "Unauthorized"
+    )
     assert data_of(h.call(ALICE, "commit_asset", done, sha(asset)))["final_hash"] == sha(asset)
     assert internal_text(h.begin(ALICE, new_uuid(), payload(10))).startswith("Rate limit exceeded: 3")
     # The half-done upload resumes where it stopped and completes.

@@ -39,7 +39,9 @@ def session_of(result: Any) -> Any:
     return data_of(result)["session"]
 
 
-def new_session(h: Harness, caller: Any = ALICE, data: bytes | None = None, memory_id: str | None = None) -> Any:
+def new_session(
+    h: Harness, caller: Any = ALICE, data: bytes | None = None, memory_id: str | None = None
+) -> Any:
     data = payload(2 * KB + 10) if data is None else data
     return session_of(h.begin(caller, memory_id or new_uuid(), data))
 
@@ -149,7 +151,9 @@ def test_begin_refuses_invalid_chunk_counts(h: Harness, chunk_count: int, total_
     assert internal_text(result) == "Invalid chunk count"
 
 
-@pytest.mark.parametrize(("chunk_count", "total_size"), [(1, 0), (1, 1), (8, 8 * KB), (16, 8 * KB), (2, 2), (10, 10)])
+@pytest.mark.parametrize(
+    ("chunk_count", "total_size"), [(1, 0), (1, 1), (8, 8 * KB), (16, 8 * KB), (2, 2), (10, 10)]
+)
 def test_begin_accepts_boundary_chunk_counts(h: Harness, chunk_count: int, total_size: int) -> None:
     data_of(h.call(ALICE, "begin_asset_upload", new_uuid(), "a" * 64, chunk_count, total_size))
 
@@ -291,7 +295,9 @@ def test_begin_check_order(case: str) -> None:
     h = Harness(config={**SMALL_LIMITS, "daily_upload_quota": 4})
     good_hash = "ab" * 32
     if case == "anonymous_before_uuid":
-        assert err(h.call(ANON, "begin_asset_upload", "NOT-A-UUID", good_hash, 1, 1)) == {"Unauthorized": None}
+        assert err(h.call(ANON, "begin_asset_upload", "NOT-A-UUID", good_hash, 1, 1)) == {
+            "Unauthorized": None
+        }
     elif case == "uuid_before_hash":
         assert internal_text(h.call(ALICE, "begin_asset_upload", "x", "bad", 1, 1)).startswith("Invalid UUID")
     elif case == "foreign_before_hash":
@@ -392,7 +398,10 @@ def test_put_chunk_refusals(h: Harness) -> None:
         assert err(h.call(ANON, "put_chunk", sid, 0, b"x")) == {"Unauthorized": None}
         assert err(h.call(ALICE, "put_chunk", "no-such-session", 0, b"x")) == {"NotFound": None}
         assert err(h.call(BOB, "put_chunk", sid, 0, b"x")) == {"Unauthorized": None}
-        assert internal_text(h.call(ALICE, "put_chunk", sid, 0, b"x" * (KB + 1))) == "Chunk size exceeds 1KB limit"
+        assert (
+            internal_text(h.call(ALICE, "put_chunk", sid, 0, b"x" * (KB + 1)))
+            == "Chunk size exceeds 1KB limit"
+        )
         assert internal_text(h.call(ALICE, "put_chunk", sid, 2, b"x")) == "Invalid chunk index"
         assert internal_text(h.call(ALICE, "put_chunk", sid, 2**32 - 1, b"x")) == "Invalid chunk index"
 
@@ -408,7 +417,9 @@ def test_put_chunk_refuses_bytes_beyond_the_declared_total(h: Harness) -> None:
 
 def test_put_chunk_rule_order_size_before_index(h: Harness) -> None:
     sid = new_session(h, data=payload(10))["session_id"]
-    assert internal_text(h.call(ALICE, "put_chunk", sid, 99, b"x" * (KB + 1))) == "Chunk size exceeds 1KB limit"
+    assert (
+        internal_text(h.call(ALICE, "put_chunk", sid, 99, b"x" * (KB + 1))) == "Chunk size exceeds 1KB limit"
+    )
 
 
 def test_put_chunk_on_an_expired_session_finishes_it(h: Harness) -> None:
@@ -677,7 +688,9 @@ def test_upload_progress_reports_real_numbers(h: Harness) -> None:
     # 1 KiB in 2 s: the remaining 3 KiB take 6 s.
     assert progress["estimated_time_remaining"] == 6 * 1_000_000_000
     h.advance(2 * 1_000_000_000)  # a stall: the average rate halves
-    assert data_of(h.query(ALICE, "get_upload_progress", sid))["estimated_time_remaining"] == 12 * 1_000_000_000
+    assert (
+        data_of(h.query(ALICE, "get_upload_progress", sid))["estimated_time_remaining"] == 12 * 1_000_000_000
+    )
 
 
 def test_upload_progress_in_every_final_state(h: Harness) -> None:

@@ -109,9 +109,16 @@ _V1 = (
         final_hash TEXT,
         UNIQUE (owner, owner_seq)
     )""",
-    "CREATE INDEX IF NOT EXISTS af_sessions_owner_status ON af_sessions (owner, status, created_at)",
-    "CREATE INDEX IF NOT EXISTS af_sessions_resume ON af_sessions (owner, memory_id, status)",
-    "CREATE INDEX IF NOT EXISTS af_sessions_expiry ON af_sessions (status, expires_at)",
+    # Partial indexes over Active sessions only: a caller's rate-limit count, resume lookup and
+    # listing touch that caller's few active rows, and clean-up walks only the expired active ones,
+    # however many finished sessions (and other callers' sessions) are stored. Queries spell the
+    # status as the literal 'Active' so the planner can match these indexes.
+    "CREATE INDEX IF NOT EXISTS af_sessions_owner_active ON af_sessions (owner, expires_at) "
+    "WHERE status = 'Active'",
+    "CREATE INDEX IF NOT EXISTS af_sessions_resume ON af_sessions (owner, memory_id) "
+    "WHERE status = 'Active'",
+    "CREATE INDEX IF NOT EXISTS af_sessions_active_expiry ON af_sessions (expires_at) WHERE status = 'Active'",
+    "CREATE INDEX IF NOT EXISTS af_sessions_owner ON af_sessions (owner, sid)",
     "CREATE INDEX IF NOT EXISTS af_sessions_finished "
     "ON af_sessions (finished_at) WHERE finished_at IS NOT NULL",
     # One row per chunk; a committed asset keeps its session's rows (no copy).

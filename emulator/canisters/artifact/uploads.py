@@ -75,6 +75,11 @@ TRANSITIONS: dict[tuple[Status, Event], Status] = {
 }
 
 
+# The Active filter as SQL text (not a bound parameter) so the planner can use the partial indexes
+# declared `WHERE status = 'Active'` in the schema.
+ACTIVE = f"status = '{Status.ACTIVE.value}'"
+
+
 class InvalidTransition(RuntimeError):
     """A session was asked to move in a way the lifecycle does not allow (a canister bug)."""
 
@@ -258,10 +263,10 @@ def begin_asset_upload(
     if committed is not None and committed[0] == expected_hash:  # 7
         raise Refused(already_exists())
     resumable = db.execute(  # 8
-        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE owner = ? AND memory_id = ? AND status = ? "
+        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE owner = ? AND memory_id = ? AND {ACTIVE} "
         "AND expires_at >= ? AND expected_hash = ? AND chunk_count = ? AND total_size = ? "
         "ORDER BY created_at DESC LIMIT 1",
-        (caller.raw, memory_id, Status.ACTIVE.value, now, expected_hash, chunk_count, total_size),
+        (caller.raw, memory_id, now, expected_hash, chunk_count, total_size),
     ).fetchone()
     if resumable is not None:
         session = Session.from_row(resumable)
@@ -330,8 +335,8 @@ def _unused_session_id(db: sqlite3.Connection) -> str:
 
 def count_active_sessions(db: sqlite3.Connection, caller: Principal, now: int) -> int:
     row = db.execute(
-        "SELECT COUNT(*) FROM af_sessions WHERE owner = ? AND status = ? AND expires_at >= ?",
-        (caller.raw, Status.ACTIVE.value, now),
+        f"SELECT COUNT(*) FROM af_sessions WHERE owner = ? AND {ACTIVE} AND expires_at >= ?",
+        (caller.raw, now),
     ).fetchone()
     return int(row[0])
 
@@ -365,8 +370,8 @@ def _daily_quota_full(
 def _expire_callers_sessions(db: sqlite3.Connection, caller: Principal, now: int) -> None:
     """Finish the caller's sessions that outlived their lifetime, so their chunks go now."""
     rows = db.execute(
-        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE owner = ? AND status = ? AND expires_at < ?",
-        (caller.raw, Status.ACTIVE.value, now),
+        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE owner = ? AND {ACTIVE} AND expires_at < ?",
+        (caller.raw, now),
     ).fetchall()
     for row in rows:
         _finish(db, Session.from_row(row), Event.EXPIRE, now)
@@ -578,9 +583,9 @@ def get_user_upload_sessions(
     db: sqlite3.Connection, caller: Principal, now: int, limits: Limits
 ) -> ICPResult[UserUploadSessionsResponse]:
     rows = db.execute(
-        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE owner = ? AND status = ? AND expires_at >= ? "
+        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE owner = ? AND {ACTIVE} AND expires_at >= ? "
         "ORDER BY created_at DESC, sid DESC LIMIT ?",
-        (caller.raw, Status.ACTIVE.value, now, limits.max_listed_sessions),
+        (caller.raw, now, limits.max_listed_sessions),
     ).fetchall()
     return ok({"sessions": [_progress(Session.from_row(row), now) for row in rows]})
 
@@ -598,9 +603,9 @@ class CleanupReport:
 def cleanup(db: sqlite3.Connection, now: int, limits: Limits) -> CleanupReport:
     """One bounded step of the periodic clean-up, driven by the expiry and finished-at indexes."""
     rows = db.execute(
-        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE status = ? AND expires_at < ? "
+        f"SELECT {SESSION_COLUMNS} FROM af_sessions WHERE {ACTIVE} AND expires_at < ? "
         "ORDER BY expires_at LIMIT ?",
-        (Status.ACTIVE.value, now, limits.cleanup_batch_size),
+        (now, limits.cleanup_batch_size),
     ).fetchall()
     freed = 0
     for row in rows:
