@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from emulator.canisters.artifact import inspection
 from tests.canister.artifact_harness import (
     ALICE,
@@ -20,9 +22,9 @@ from tests.canister.artifact_harness import (
 )
 
 
-def audit(h: Harness, **filters: object) -> list[dict[str, object]]:
+def audit(h: Harness, **filters: Any) -> list[dict[str, Any]]:
     with h.store.read() as db:
-        return inspection.query_audit(db, **filters)  # type: ignore[arg-type]
+        return inspection.query_audit(db, **filters)
 
 
 def test_every_update_leaves_one_row_and_queries_leave_none(h: Harness) -> None:
@@ -48,10 +50,10 @@ def test_every_update_leaves_one_row_and_queries_leave_none(h: Harness) -> None:
     assert all(r["outcome"] == "ok" and r["principal"] == ALICE.to_text() for r in rows)
     assert rows[1]["gallery_id"] == gallery_id and rows[1]["artifact"] == "gallery"
     assert rows[2]["memory_id"] == memory_id and rows[2]["artifact"] == "metadata"
-    assert int(rows[2]["bytes"]) > 0  # type: ignore[call-overload]
+    assert int(rows[2]["bytes"]) > 0
     assert [r["bytes"] for r in rows[4:7]] == [1024, 476, 1500]
     assert all(r["memory_id"] == memory_id and r["session_id"] == sid for r in rows[3:8])
-    assert all(float(r["duration_ms"]) >= 0 for r in rows)  # type: ignore[arg-type]
+    assert all(float(r["duration_ms"]) >= 0 for r in rows)
     assert all(r["at"] == h.now for r in rows)
 
 

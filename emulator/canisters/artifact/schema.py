@@ -19,6 +19,7 @@ import sqlite3
 from emulator.runtime.canister import CanisterTrap
 
 SCHEMA_VERSION = 1
+_ACTIVE = "WHERE status = 'Active'"
 
 _V1 = (
     "CREATE TABLE IF NOT EXISTS af_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
@@ -113,11 +114,9 @@ _V1 = (
     # listing touch that caller's few active rows, and clean-up walks only the expired active ones,
     # however many finished sessions (and other callers' sessions) are stored. Queries spell the
     # status as the literal 'Active' so the planner can match these indexes.
-    "CREATE INDEX IF NOT EXISTS af_sessions_owner_active ON af_sessions (owner, expires_at) "
-    "WHERE status = 'Active'",
-    "CREATE INDEX IF NOT EXISTS af_sessions_resume ON af_sessions (owner, memory_id) "
-    "WHERE status = 'Active'",
-    "CREATE INDEX IF NOT EXISTS af_sessions_active_expiry ON af_sessions (expires_at) WHERE status = 'Active'",
+    f"CREATE INDEX IF NOT EXISTS af_sessions_owner_active ON af_sessions (owner, expires_at) {_ACTIVE}",
+    f"CREATE INDEX IF NOT EXISTS af_sessions_resume ON af_sessions (owner, memory_id) {_ACTIVE}",
+    f"CREATE INDEX IF NOT EXISTS af_sessions_active_expiry ON af_sessions (expires_at) {_ACTIVE}",
     "CREATE INDEX IF NOT EXISTS af_sessions_owner ON af_sessions (owner, sid)",
     "CREATE INDEX IF NOT EXISTS af_sessions_finished "
     "ON af_sessions (finished_at) WHERE finished_at IS NOT NULL",
