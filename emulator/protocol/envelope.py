@@ -32,7 +32,7 @@ All but the first are the replica validator's texts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from emulator.principal import Principal, PrincipalError
@@ -105,7 +105,6 @@ class Envelope:
 
     request_type: RequestType
     content: Mapping[str, Any]
-    request_id: bytes
     sender: Principal
     ingress_expiry: int
     canister_id: Principal | None
@@ -116,11 +115,15 @@ class Envelope:
     sender_pubkey: bytes | None
     sender_sig: bytes | None
     delegations: tuple[SignedDelegation, ...]
+    # Derived from `content` here, once, so it can never disagree with what was signed.
+    request_id: bytes = field(init=False)
 
     def __post_init__(self) -> None:
         what = BODY_DESCRIPTIONS[self.request_type]
-        if len(self.request_id) != REQUEST_ID_LENGTH:
-            raise ValueError("request_id must be 32 bytes")
+        try:
+            object.__setattr__(self, "request_id", compute_request_id(self.content))
+        except ValueError as exc:
+            raise _shape_error(what, f"content cannot be hashed: {exc}") from exc
         if not 0 <= self.ingress_expiry <= U64_MAX:
             raise ValueError("ingress_expiry must be a u64 nanosecond timestamp")
         if self.request_type == "read_state":
@@ -132,8 +135,6 @@ class Envelope:
             raise ValueError(
                 f"a {self.request_type} envelope needs canister_id, method_name and arg, not paths"
             )
-        if compute_request_id(self.content) != self.request_id:
-            raise ValueError("request_id does not match content")
 
         # Limits, with the replica validator's texts.
         if self.nonce is not None and len(self.nonce) > MAX_NONCE_BYTES:
@@ -334,15 +335,9 @@ def parse_envelope(body: bytes, expected: RequestType) -> Envelope:
 
     delegations = tuple(_parse_delegation(what, item, i) for i, item in enumerate(raw_delegations or ()))
 
-    try:
-        rid = compute_request_id(content)
-    except ValueError as exc:
-        raise _shape_error(what, f"content cannot be hashed: {exc}") from exc
-
     return Envelope(
         request_type=expected,
         content=content,
-        request_id=rid,
         sender=sender,
         ingress_expiry=ingress_expiry,
         canister_id=canister_id,

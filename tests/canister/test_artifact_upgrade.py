@@ -149,3 +149,21 @@ def test_new_limits_apply_after_an_upgrade(h: Harness) -> None:
     h.upgrade({**SMALL_LIMITS, "max_asset_size": 512})
     assert internal_text(h.begin(ALICE, memory_id, payload(600))) == "File size exceeds 512 bytes limit"
     assert err(h.call(ALICE, "commit_asset", "missing", "0" * 64)) == {"NotFound": None}
+
+
+def test_module_hash_covers_the_whole_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A change anywhere in the package makes a restart run post_upgrade (schema migrations)."""
+    import importlib.resources
+    import shutil
+
+    from emulator.canisters.artifact import ArtifactCanister
+    from emulator.canisters.artifact import canister as canister_module
+
+    package = Path(canister_module.__file__).parent
+    copy = tmp_path / "artifact"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = ArtifactCanister.module_hash()
+    monkeypatch.setattr(importlib.resources, "files", lambda _: copy)
+    assert ArtifactCanister.module_hash() == before
+    (copy / "schema.py").write_text((copy / "schema.py").read_text() + "\n# changed\n")
+    assert ArtifactCanister.module_hash() != before

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -164,21 +166,7 @@ def test_der_keys_have_the_documented_prefixes() -> None:
 
 
 def with_sig(env: Envelope, sig: bytes) -> Envelope:
-    return Envelope(
-        request_type=env.request_type,
-        content=env.content,
-        request_id=env.request_id,
-        sender=env.sender,
-        ingress_expiry=env.ingress_expiry,
-        canister_id=env.canister_id,
-        method_name=env.method_name,
-        arg=env.arg,
-        nonce=env.nonce,
-        paths=env.paths,
-        sender_pubkey=env.sender_pubkey,
-        sender_sig=sig,
-        delegations=env.delegations,
-    )
+    return dataclasses.replace(env, sender_sig=sig)
 
 
 def signed(identity: Identity, **overrides: object) -> Envelope:

@@ -446,7 +446,6 @@ def test_envelope_invariants_hold_for_direct_construction() -> None:
     fields: dict[str, Any] = {
         "request_type": "call",
         "content": content,
-        "request_id": request_id(content),
         "sender": ANON,
         "ingress_expiry": content["ingress_expiry"],
         "canister_id": RRKAH,
@@ -458,9 +457,9 @@ def test_envelope_invariants_hold_for_direct_construction() -> None:
         "sender_sig": None,
         "delegations": (),
     }
-    assert Envelope(**fields).is_anonymous
-    with pytest.raises(ValueError, match="request_id does not match content"):
-        Envelope(**{**fields, "request_id": b"\x00" * 32})
+    built = Envelope(**fields)
+    assert built.is_anonymous
+    assert built.request_id == request_id(fields["content"])
     with pytest.raises(ValueError, match="needs canister_id"):
         Envelope(**{**fields, "arg": None})
     with pytest.raises(ValueError, match="read_state envelope"):

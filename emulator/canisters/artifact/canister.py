@@ -8,6 +8,7 @@ its limits; all state is in the stable store, which is what lets a simulated upg
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -76,6 +77,20 @@ class ArtifactCanister(Canister):
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
         self.limits = Limits.from_config(self.config)
+
+    @classmethod
+    def module_hash(cls) -> bytes:
+        """Covers the whole package, not just this module.
+
+        The host runs `post_upgrade` (schema migrations) on a restart only when the hash changed; a
+        change confined to `schema.py` or `uploads.py` must count as new code too.
+        """
+        digest = hashlib.sha256(super().module_hash())
+        package = resources.files("emulator.canisters.artifact")
+        for entry in sorted(package.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith((".py", ".did")):
+                digest.update(entry.name.encode() + b"\0" + entry.read_bytes())
+        return digest.digest()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
