@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator import admin_cli
+from emulator.canisters import load_kind
 from emulator.principal import Principal
 from emulator.server.config import (
     DEFAULT_ADMIN_PORT,
@@ -27,7 +28,7 @@ from emulator.server.config import (
     EmulatorConfig,
 )
 
-DEFAULT_KIND = "example"
+DEFAULT_KIND = "artifact"
 
 
 def _canister_spec(text: str) -> CanisterSpec:
@@ -117,6 +118,13 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         if not sep:
             raise SystemExit(f"--limit expects NAME=VALUE, got {item!r}")
         canister_config[name] = json.loads(value)
+    canisters = tuple(args.canister or [_canister_spec(DEFAULT_KIND)])
+    known = {key for spec in canisters for key in load_kind(spec.kind).CONFIG_KEYS}
+    unknown = sorted(set(canister_config) - known)
+    if unknown:
+        raise SystemExit(
+            f"unknown canister config key(s): {', '.join(unknown)}; known: {', '.join(sorted(known)) or 'none'}"
+        )
     return EmulatorConfig(
         host=args.host,
         port=args.port,
@@ -124,7 +132,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         admin_port=args.admin_port,
         admin_token=args.admin_token,
         state_dir=args.state_dir,
-        canisters=tuple(args.canister or [_canister_spec(DEFAULT_KIND)]),
+        canisters=canisters,
         controllers=tuple(args.controller),
         durability=args.durability,
         canister_config=canister_config,

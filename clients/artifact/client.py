@@ -212,8 +212,9 @@ class ArtifactClient:
             try:
                 return check(raw)
             except (ValueError, KeyError, TypeError) as exc:
-                raise TargetError(f"reply does not match the contract: {exc}", method=method,
-                                  kind="protocol") from exc
+                raise TargetError(
+                    f"reply does not match the contract: {exc}", method=method, kind="protocol"
+                ) from exc
 
         return run_with_retry(
             attempt,
@@ -382,4 +383,3 @@ class ArtifactClient:
             return [UploadProgress.from_candid(s) for s in payload["sessions"]]
 
         return self._invoke("get_user_upload_sessions", (), check)
-

@@ -127,10 +127,10 @@ class RetryBudget:
         """Take one retry token; False (and nothing taken) when the budget is exhausted."""
         with self._lock:
             self._refill()
-            if self._tokens < 1.0:
+            if self._tokens < 1.0 - 1e-9:  # 5 calls × 0.2 must buy one retry despite float sums
                 self.refused += 1
                 return False
-            self._tokens -= 1.0
+            self._tokens = max(0.0, self._tokens - 1.0)
             self.retries += 1
             return True
 

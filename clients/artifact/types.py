@@ -265,7 +265,11 @@ class ErrorCode:
     detail: str | None = None
 
     KINDS: ClassVar[tuple[str, ...]] = (
-        "Unauthorized", "AlreadyExists", "NotFound", "InvalidHash", "Internal"
+        "Unauthorized",
+        "AlreadyExists",
+        "NotFound",
+        "InvalidHash",
+        "Internal",
     )
 
     @classmethod
@@ -701,4 +705,3 @@ class CapsuleInfo(CandidRecord):
     bound_to_web2: bool
     created_at: int
     updated_at: int
-

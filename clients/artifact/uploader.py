@@ -506,8 +506,9 @@ class _Upload:
                 raise _Stopped()
             data = self.src.read(index * self.chunk_size, self.chunk_len(index))
             if len(data) != self.chunk_len(index):
-                raise IntegrityError(f"source is shorter than when it was hashed (chunk {index})",
-                                     kind="source")
+                raise IntegrityError(
+                    f"source is shorter than when it was hashed (chunk {index})", kind="source"
+                )
             reply = worker.put_chunk(session_id, index, data)
             if reply.chunk_index != index:
                 raise TargetError(f"put_chunk acknowledged chunk {reply.chunk_index}, sent {index}")

@@ -67,6 +67,9 @@ class Canister:
 
     CANDID: ClassVar[str] = "service : {}"
     VERSION: ClassVar[str] = "0"
+    # Keys of the emulator's canister config this kind reads; the CLI refuses keys no hosted kind
+    # knows, so a typo in `--limit` fails loudly instead of silently keeping a default.
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config: Mapping[str, Any] = config or {}

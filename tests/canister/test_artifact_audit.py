@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from emulator.canisters.artifact import inspection
 from tests.canister.artifact_harness import (
     ALICE,
@@ -123,3 +125,69 @@ def test_inspection_views(h: Harness) -> None:
     assert streamed == data and nothing == []
     assert [page1[0]["session_id"], page2[0]["session_id"]] == [sid, other]
     assert len(chunks_of(data, 1024)) == assets[0]["chunk_count"]
+
+
+def test_admin_views_page_with_next_keys_and_validate_params(h: Harness) -> None:
+    for _ in range(3):
+        h.call(ALICE, "store_gallery_forever", gallery_data(ALICE, new_uuid()))
+    sid = h.upload(ALICE, new_uuid(), payload(1500))
+    with h.store.read() as db:
+        assert set(h.canister.inspect_views()) == {
+            "galleries",
+            "memories",
+            "sessions",
+            "assets",
+            "audit",
+            "figures",
+        }
+        first = h.canister.inspect(db, "galleries", {"limit": "2"})
+        rest = h.canister.inspect(db, "galleries", {"limit": "2", "after": first["next"]})
+        owned = h.canister.inspect(db, "galleries", {"owner": ALICE.to_text()})
+        sessions = h.canister.inspect(db, "sessions", {"owner": ALICE.to_text(), "status": "Completed"})
+        audit_page = h.canister.inspect(db, "audit", {"principal": ALICE.to_text(), "limit": "1"})
+        older = h.canister.inspect(
+            db, "audit", {"principal": ALICE.to_text(), "before": str(audit_page["next"])}
+        )
+        for bad in [{"owner": "not-a-principal"}, {"limit": "-1"}, {"status": "Done"}, {"after": "x"}]:
+            with pytest.raises(ValueError):
+                h.canister.inspect(db, "sessions", bad)
+        with pytest.raises(KeyError):
+            h.canister.inspect(db, "secrets", {})
+    assert len(first["galleries"]) == 2 and len(rest["galleries"]) == 1 and rest["next"] is None
+    assert len(owned["galleries"]) == 3
+    assert [s["session_id"] for s in sessions["sessions"]] == [sid]
+    assert sessions["sessions"][0]["stored_bytes"] == 1500
+    assert audit_page["audit"][0]["method"] == "commit_asset" and len(older["audit"]) == 6
+
+
+def test_asset_download_reads_one_chunk_at_a_time(h: Harness) -> None:
+    memory_id, data = new_uuid(), payload(2500)
+    h.upload(ALICE, memory_id, data)
+    with h.store.read() as db:
+        count = h.canister.asset_chunk_count(db, memory_id)
+        assert count == 3
+        assert b"".join(h.canister.asset_chunk(db, memory_id, i) for i in range(count)) == data
+        assert h.canister.asset_chunk_count(db, new_uuid()) is None
+        with pytest.raises(KeyError):
+            h.canister.asset_chunk(db, memory_id, 3)
+
+
+def test_figures_match_the_stored_rows() -> None:
+    from tests.canister.test_artifact_query_plans import exercise
+
+    h = Harness()
+    exercise(h)
+    with h.store.read() as db:
+        figures = dict(h.canister.figures(db))
+        actual = {
+            "stored_bytes": db.execute("SELECT COALESCE(SUM(size), 0) FROM af_chunks").fetchone()[0],
+            "asset_bytes": db.execute("SELECT COALESCE(SUM(total_bytes), 0) FROM af_assets").fetchone()[0],
+            "assets": db.execute("SELECT COUNT(*) FROM af_assets").fetchone()[0],
+            "active_sessions": db.execute(
+                "SELECT COUNT(*) FROM af_sessions WHERE status = 'Active'"
+            ).fetchone()[0],
+            "galleries": db.execute("SELECT COUNT(*) FROM af_galleries").fetchone()[0],
+            "memories": db.execute("SELECT COUNT(*) FROM af_memories").fetchone()[0],
+        }
+    assert figures == actual
+    assert figures["stored_bytes"] > 0 and figures["assets"] > 0 and figures["memories"] > 0

@@ -141,6 +141,13 @@ def exercise(h: Harness) -> None:
         inspection.query_audit(db, principal=ALICE)
         inspection.query_audit(db, memory_id=memory_id)
         inspection.query_audit(db, gallery_id=gallery_id)
+        for name in inspection.VIEWS:
+            inspection.view(db, name, {"owner": ALICE.to_text()} if name not in ("audit", "figures") else {})
+        inspection.view(db, "sessions", {"status": "Active"})
+        inspection.view(db, "audit", {"memory_id": memory_id, "before": "100"})
+        inspection.asset_chunk_count(db, memory_id)
+        inspection.asset_chunk(db, memory_id, 0)
+        inspection.figures(db)
 
 
 def test_daily_quota_lookup_is_a_key_lookup() -> None:

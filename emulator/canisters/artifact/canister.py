@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, ClassVar, TypeVar
 
-from emulator.canisters.artifact import galleries, metadata, uploads
+from emulator.canisters.artifact import galleries, inspection, metadata, uploads
 from emulator.canisters.artifact.audit import AuditEntry, outcome_of, record
 from emulator.canisters.artifact.errors import run
-from emulator.canisters.artifact.limits import Limits
+from emulator.canisters.artifact.limits import CONFIG_KEYS, Limits
 from emulator.canisters.artifact.records import (
     CapsuleInfo,
     CapsuleRegistrationResult,
@@ -73,6 +74,7 @@ def candid_name(name: str) -> Callable[[F], F]:
 class ArtifactCanister(Canister):
     CANDID: ClassVar[str] = _load_candid()
     VERSION: ClassVar[str] = "1"
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = CONFIG_KEYS
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -113,6 +115,23 @@ class ArtifactCanister(Canister):
                 report.chunks_freed,
                 report.purged,
             )
+
+    # -- emulator-only inspection (admin API) ------------------------------------------------------
+
+    def inspect_views(self) -> Sequence[str]:
+        return inspection.VIEWS
+
+    def inspect(self, db: sqlite3.Connection, view: str, params: Mapping[str, str]) -> Any:
+        return inspection.view(db, view, params)
+
+    def asset_chunk_count(self, db: sqlite3.Connection, key: str) -> int | None:
+        return inspection.asset_chunk_count(db, key)
+
+    def asset_chunk(self, db: sqlite3.Connection, key: str, index: int) -> bytes:
+        return inspection.asset_chunk(db, key, index)
+
+    def figures(self, db: sqlite3.Connection) -> Mapping[str, float]:
+        return inspection.figures(db)
 
     # -- helpers -----------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from emulator.canisters.artifact import ids
+from emulator.canisters.artifact.counters import Counter, bump
 from emulator.canisters.artifact.ownership import (
     claim_memory,
     ensure_capsule,
@@ -146,6 +147,7 @@ def store_gallery_forever(
             _entries_json(gallery["memory_entries"]),
         ),
     )
+    bump(db, Counter.GALLERIES, 1)
     ensure_capsule(db, caller, now)
     return {
         "success": True,
@@ -227,6 +229,7 @@ def delete_gallery(
     if refusal is not None:
         return {"success": False, "message": refusal}
     db.execute("DELETE FROM af_galleries WHERE gallery_id = ?", (gallery_id,))
+    bump(db, Counter.GALLERIES, -1)
     ensure_capsule(db, caller, now)
     return {"success": True, "message": "Gallery deleted"}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from emulator.canisters.artifact.counters import Counter, bump
 from emulator.principal import Principal
 
 
@@ -25,11 +26,12 @@ def is_foreign_memory(db: sqlite3.Connection, memory_id: str, caller: Principal)
 
 def claim_memory(db: sqlite3.Connection, memory_id: str, caller: Principal, now: int) -> None:
     """Record `caller` as the memory's owner unless it already is (callers check foreign first)."""
-    db.execute(
+    inserted = db.execute(
         "INSERT INTO af_memories (memory_id, owner, created_at) VALUES (?, ?, ?) "
         "ON CONFLICT (memory_id) DO NOTHING",
         (memory_id, caller.raw, now),
-    )
+    ).rowcount
+    bump(db, Counter.MEMORIES, inserted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ _ACTIVE = "WHERE status = 'Active'"
 
 _V1 = (
     "CREATE TABLE IF NOT EXISTS af_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    # Global gauges (counters.py): maintained by writes, read by /metrics without a scan.
+    "CREATE TABLE IF NOT EXISTS af_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
     # One capsule per principal; `seq` keeps capsule ids unique even when two are created at the
     # same canister time.
     """CREATE TABLE IF NOT EXISTS af_capsules (

@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from emulator.canisters.artifact import ids
+from emulator.canisters.artifact.counters import Counter, bump
 from emulator.canisters.artifact.errors import (
     Refused,
     already_exists,
@@ -110,40 +111,10 @@ class Session:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Session:
-        (
-            sid,
-            session_id,
-            owner,
-            memory_id,
-            expected_hash,
-            chunk_count,
-            total_size,
-            created_at,
-            expires_at,
-            status,
-            chunks_received,
-            bytes_received,
-            last_chunk_at,
-            finished_at,
-            final_hash,
-        ) = row
-        return cls(
-            sid=int(sid),
-            session_id=str(session_id),
-            owner=bytes(owner),
-            memory_id=str(memory_id),
-            expected_hash=str(expected_hash),
-            chunk_count=int(chunk_count),
-            total_size=int(total_size),
-            created_at=int(created_at),
-            expires_at=int(expires_at),
-            status=Status(status),
-            chunks_received=int(chunks_received),
-            bytes_received=int(bytes_received),
-            last_chunk_at=None if last_chunk_at is None else int(last_chunk_at),
-            finished_at=None if finished_at is None else int(finished_at),
-            final_hash=None if final_hash is None else str(final_hash),
-        )
+        """From a row selected with `SESSION_COLUMNS` (SQLite already gives ints, str and bytes)."""
+        values = list(row)
+        values[9] = Status(values[9])
+        return cls(*values)
 
     def is_expired(self, now: int) -> bool:
         """Past its lifetime while still nominally Active ("passes created_at + lifetime")."""
@@ -167,15 +138,18 @@ def _finish(
     target = TRANSITIONS.get((session.status, event))
     if target is None:
         raise InvalidTransition(f"session {session.session_id}: no move from {session.status} on {event}")
-    freed = 0 if target is Status.COMPLETED else free_chunks(db, session.sid)
+    freed = 0 if target is Status.COMPLETED else free_chunks(db, session.sid, session.bytes_received)
     db.execute(
         "UPDATE af_sessions SET status = ?, finished_at = ?, final_hash = ? WHERE sid = ?",
         (target.value, now, final_hash, session.sid),
     )
+    bump(db, Counter.ACTIVE_SESSIONS, -1)
     return freed
 
 
-def free_chunks(db: sqlite3.Connection, sid: int) -> int:
+def free_chunks(db: sqlite3.Connection, sid: int, stored_bytes: int) -> int:
+    """Delete a session's chunk rows (`stored_bytes` is what they hold, for the gauge)."""
+    bump(db, Counter.STORED_BYTES, -stored_bytes)
     return db.execute("DELETE FROM af_chunks WHERE sid = ?", (sid,)).rowcount
 
 
@@ -312,6 +286,7 @@ def begin_asset_upload(
             Status.ACTIVE.value,
         ),
     )
+    bump(db, Counter.ACTIVE_SESSIONS, 1)
     db.execute(
         "INSERT INTO af_caller_stats (owner, begins_total) VALUES (?, ?) "
         "ON CONFLICT (owner) DO UPDATE SET begins_total = excluded.begins_total",
@@ -411,6 +386,7 @@ def put_chunk(
         "INSERT INTO af_chunks (sid, idx, size, data) VALUES (?, ?, ?, ?)",
         (session.sid, chunk_index, len(chunk_data), chunk_data),
     )
+    bump(db, Counter.STORED_BYTES, len(chunk_data))
     received = session.bytes_received + len(chunk_data)
     db.execute(
         "UPDATE af_sessions SET chunks_received = chunks_received + 1, bytes_received = ?, last_chunk_at = ? "
@@ -486,8 +462,9 @@ def _store_asset(
     released = 0
     if previous is not None:
         old_sid, released = int(previous[0]), int(previous[1])
-        if old_sid != session.sid:
-            free_chunks(db, old_sid)
+        free_chunks(db, old_sid, released)
+    bump(db, Counter.ASSETS, 0 if previous is not None else 1)
+    bump(db, Counter.ASSET_BYTES, length - released)
     db.execute(
         "INSERT INTO af_assets (memory_id, owner, sid, sha256, total_bytes, chunk_count, committed_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (memory_id) DO UPDATE SET sid = excluded.sid, "

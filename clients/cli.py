@@ -1,0 +1,629 @@
+"""Client commands of ``storeforever``: upload, store-gallery, presence, progress, sessions, cancel.
+
+``register(subparsers)`` adds them to the project's one entry point (``emulator/cli.py``);
+``main(argv)`` runs them standalone (``python -m clients.cli …``). They talk to any IC target, the
+emulator or a dfx replica, through ``clients.artifact``.
+
+Why the exit codes are distinct: scripts and CI must tell "fix your input" (2), "the target said no
+and will keep saying no" (3), "try again later" (4) and "some memories made it" (5) apart without
+parsing text. ``--json`` prints exactly one JSON document on stdout, on success and on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from clients.artifact import (
+    DEFAULT_CANISTER_ID,
+    ArtifactClient,
+    ArtifactError,
+    ManifestError,
+    ProgressEvent,
+    RetryEvent,
+    RetryPolicy,
+    load_manifest,
+    store_gallery,
+    upload,
+)
+from clients.artifact.manifest import MemorySpec
+from clients.artifact.orchestrator import MemoryOutcome
+from clients.artifact.types import MemoryPresence, to_json_value
+from clients.ic import Connection, anonymous_identity, generate_ed25519, load_pem_file, save_pem
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "EXIT_PERMANENT",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "build_parser",
+    "default_identity_path",
+    "main",
+    "register",
+]
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_PERMANENT = 3
+EXIT_UNAVAILABLE = 4
+EXIT_PARTIAL = 5
+EXIT_INTERRUPTED = 130
+
+DEFAULT_URL = "http://127.0.0.1:4943"
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  success
+  2  usage error: bad arguments, unreadable file, invalid manifest
+  3  permanent failure: the target refused (Unauthorized, NotFound, InvalidHash, validation, quota,
+     a trap) or a verification failed; repeating the command will not help
+  4  retries exhausted or target unavailable (transport errors, HTTP 429/5xx, transient rejects,
+     rate limit, circuit breaker open); try again later
+  5  partial success: store-gallery stored some memories but not all (see the per-memory outcomes)
+  130 interrupted (Ctrl-C); an upload in progress is cancelled first
+
+environment: STOREFOREVER_URL, STOREFOREVER_CANISTER_ID, STOREFOREVER_IDENTITY set the defaults of
+--url, --canister-id and --identity."""
+
+
+class UsageError(Exception):
+    """Bad input caught before talking to the target (exit code 2)."""
+
+
+# ------------------------------------------------------------------------------------------ identity
+
+
+def default_identity_path() -> Path:
+    """``$XDG_CONFIG_HOME/storeforever/identity.pem`` (``~/.config`` when XDG_CONFIG_HOME is unset)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "storeforever" / "identity.pem"
+
+
+def _default_identity() -> Any:
+    """The user's own key, generated on first use with mode 0600.
+
+    Created with a hard link from a temporary file so two commands starting at once agree on one key
+    (the loser of the race reads the winner's file instead of silently using a key nobody kept).
+    """
+    path = default_identity_path()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".identity.", suffix=".pem")
+        os.close(fd)
+        try:
+            save_pem(generate_ed25519(), tmp)
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    return load_pem_file(path)
+
+
+def _identity(args: argparse.Namespace) -> Any:
+    if args.anonymous:
+        return anonymous_identity()
+    if args.identity:
+        try:
+            return load_pem_file(args.identity)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot load identity {args.identity}: {exc}") from exc
+    return _default_identity()
+
+
+# ------------------------------------------------------------------------------------------ output
+
+
+class Output:
+    """Where a command's results go: one JSON document (``--json``) or readable text (rich)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from rich.console import Console
+
+        self.json = bool(args.json)
+        self.quiet = bool(getattr(args, "quiet", False))
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    @property
+    def show_progress(self) -> bool:
+        return not self.json and not self.quiet and self.err.is_terminal
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.err.print(text, markup=False)
+
+    def result(self, command: str, value: Any, human: Callable[[], None]) -> None:
+        if self.json:
+            print(json.dumps({"ok": True, "command": command, "result": to_json_value(value)}))
+        else:
+            human()
+
+    def failure(self, command: str, code: int, error: dict[str, Any], extra: Any = None) -> None:
+        if self.json:
+            doc = {"ok": False, "command": command, "exit_code": code, "error": error}
+            if extra is not None:
+                doc["result"] = to_json_value(extra)
+            print(json.dumps(doc))
+        else:
+            detail = f" [{error.get('category')}, {error.get('code') or error.get('type')}]"
+            self.err.print(f"error: {error.get('message')}{detail}", markup=False, highlight=False)
+
+
+def _client(args: argparse.Namespace, out: Output) -> ArtifactClient:
+    policy = RetryPolicy(
+        retries=args.retries,
+        base_delay=args.retry_base_delay,
+        max_delay=args.retry_max_delay,
+        jitter=min(args.retry_base_delay, 1.0),
+    )
+
+    def on_retry(event: RetryEvent) -> None:
+        out.note(
+            f"retry {event.retry}/{args.retries} of {event.operation} in {event.delay:.1f}s: {event.error}"
+        )
+
+    connection = Connection(args.url, _identity(args), timeout=args.timeout)
+    return ArtifactClient(connection, args.canister_id, retry_policy=policy, on_retry=on_retry)
+
+
+def _exit_code_for(exc: ArtifactError) -> int:
+    return EXIT_UNAVAILABLE if exc.retryable else EXIT_PERMANENT
+
+
+def _run(
+    command: str, body: Callable[[argparse.Namespace, Output], int]
+) -> Callable[[argparse.Namespace], int]:
+    """Wrap a command: map failures to exit codes and print them the way the user asked."""
+
+    def run(args: argparse.Namespace) -> int:
+        out = Output(args)
+        try:
+            return body(args, out)
+        except UsageError as exc:
+            out.failure(command, EXIT_USAGE, {"type": "UsageError", "message": str(exc), "category": "usage"})
+            return EXIT_USAGE
+        except ManifestError as exc:
+            out.failure(
+                command,
+                EXIT_USAGE,
+                {"type": "ManifestError", "message": str(exc), "category": "usage", "problems": exc.problems},
+            )
+            return EXIT_USAGE
+        except ArtifactError as exc:
+            code = _exit_code_for(exc)
+            out.failure(command, code, exc.to_json())
+            return code
+        except KeyboardInterrupt:
+            out.failure(
+                command,
+                EXIT_INTERRUPTED,
+                {"type": "KeyboardInterrupt", "message": "interrupted", "category": "interrupted"},
+            )
+            return EXIT_INTERRUPTED
+
+    return run
+
+
+@contextlib.contextmanager
+def _bytes_progress(out: Output, description: str, total: int) -> Iterator[Callable[[int, str], None]]:
+    """A rich bar over bytes on stderr; yields ``update(done_bytes, status_text)`` (no-op when hidden)."""
+    if not out.show_progress:
+        yield lambda done, text: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=out.err,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=total or 1, status="")
+        yield lambda done, text: bar.update(task, completed=done, status=text)
+
+
+def _rate_text(event: ProgressEvent) -> str:
+    parts = [event.phase, f"{event.chunks_done}/{event.chunks_total} chunks"]
+    if event.rate:
+        parts.append(f"{event.rate / 1e6:.1f} MB/s")
+    if event.eta_seconds is not None and event.phase == "uploading":
+        parts.append(f"ETA {event.eta_seconds:.0f}s")
+    return "  ".join(parts)
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+
+def _cmd_upload(args: argparse.Namespace, out: Output) -> int:
+    if args.file == "-":
+        source: Any = sys.stdin.buffer
+        total = 0
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            raise UsageError(f"{path} is not a readable file")
+        source, total = path, path.stat().st_size
+    client = _client(args, out)
+    with _bytes_progress(out, f"upload {args.memory_id[:8]}", total) as update:
+
+        def on_progress(event: ProgressEvent) -> None:
+            update(event.bytes_done, _rate_text(event))
+
+        result = upload(
+            client,
+            args.memory_id,
+            source,
+            chunk_size=args.chunk_size,
+            concurrency=args.concurrency,
+            progress=on_progress,
+            expected_hash=args.expected_hash,
+            cancel_on_error=not args.keep_session_on_error,
+            stop_after_chunks=args.stop_after,
+        )
+
+    def human() -> None:
+        if result.already_present:
+            out.out.print(f"already stored: {result.memory_id} sha256={result.sha256} ({result.size} bytes)")
+        elif not result.completed:
+            out.out.print(
+                f"stopped after {result.chunks_sent} chunk(s); session {result.session_id} left active"
+            )
+        else:
+            out.out.print(
+                f"stored: {result.memory_id} sha256={result.final_hash} ({result.total_bytes} bytes, "
+                f"{result.chunks_sent} sent, {result.chunks_resumed} resumed, {result.duration:.2f}s)"
+            )
+
+    out.result("upload", result, human)
+    return EXIT_OK
+
+
+def _cmd_store_gallery(args: argparse.Namespace, out: Output) -> int:
+    manifest = load_manifest(args.manifest)
+    client = _client(args, out)
+    edges_path: Path | None = None
+    if not args.no_edges:
+        edges_path = Path(args.edges) if args.edges else Path(args.manifest).with_suffix(".edges.jsonl")
+    sizes = {m.id: (m.file.stat().st_size if m.file else 0) for m in manifest.memories}
+    with contextlib.ExitStack() as stack:
+        edges_file: IO[str] | None = None
+        if edges_path is not None:
+            edges_file = stack.enter_context(edges_path.open("w", encoding="utf-8"))
+        on_memory, on_upload, on_start = _gallery_progress(out, stack, manifest.gallery.title, sizes)
+        outcome = store_gallery(
+            client,
+            manifest,
+            edges=edges_file,
+            memory_concurrency=args.memory_concurrency,
+            chunk_concurrency=args.concurrency,
+            chunk_size=args.chunk_size,
+            on_memory=on_memory,
+            on_upload=on_upload,
+            on_start=on_start,
+        )
+
+    def human() -> None:
+        c = outcome.counts
+        out.out.print(
+            f"gallery {outcome.gallery_id}: {outcome.status} — {c['stored']} stored, {c['skipped']} "
+            f"already present, {c['failed']} failed, {c['not_attempted']} not attempted; "
+            f"gallery record {'stored' if outcome.gallery_stored else 'NOT stored'}; "
+            f"{outcome.edges_written} edge(s) written" + (f" to {edges_path}" if edges_path else "")
+        )
+        for m in outcome.memories:
+            if m.error:
+                out.out.print(f"  {m.memory_id}: {m.status}: {m.error.get('message')}")
+
+    if outcome.status == "complete":
+        out.result("store-gallery", outcome, human)
+        return EXIT_OK
+    errors = [m.error for m in outcome.memories if m.error] + ([outcome.error] if outcome.error else [])
+    unavailable = any(e.get("category") == "retryable" for e in errors)
+    code = (
+        EXIT_PARTIAL if outcome.status == "partial" else (EXIT_UNAVAILABLE if unavailable else EXIT_PERMANENT)
+    )
+    if out.json:
+        summary = {
+            "type": "GalleryIncomplete",
+            "category": "partial" if code == EXIT_PARTIAL else ("retryable" if unavailable else "permanent"),
+            "code": None,
+            "message": f"gallery {outcome.status}: {outcome.counts}",
+        }
+        out.failure("store-gallery", code, summary, extra=outcome)
+    else:
+        human()
+    return code
+
+
+def _gallery_progress(
+    out: Output, stack: contextlib.ExitStack, title: str, sizes: dict[str, int]
+) -> tuple[
+    Callable[[MemoryOutcome], None],
+    Callable[[ProgressEvent], None] | None,
+    Callable[[list[MemorySpec], dict[str, MemoryPresence]], None] | None,
+]:
+    """Two bars (memories, bytes) when the terminal can show them; one note per memory otherwise."""
+    if not out.show_progress:
+        return (lambda o: out.note(f"{o.memory_id}: {o.status}")), None, None
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    bar = stack.enter_context(
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[detail]}"),
+            console=out.err,
+        )
+    )
+    total_bytes = sum(sizes.values())
+    memories = bar.add_task(f"{title[:30]}: memories", total=len(sizes), detail=f"0/{len(sizes)}")
+    data = bar.add_task("bytes", total=max(1, total_bytes), detail="")
+    done: dict[str, int] = {}
+    finished = [0]
+    lock = threading.Lock()
+
+    def refresh() -> None:
+        sent = sum(done.values())
+        bar.update(data, completed=sent, detail=f"{sent / 1e6:.1f}/{total_bytes / 1e6:.1f} MB")
+        bar.update(memories, completed=finished[0], detail=f"{finished[0]}/{len(sizes)}")
+
+    def on_start(order: list[MemorySpec], presence: dict[str, MemoryPresence]) -> None:
+        with lock:
+            for spec in order:
+                p = presence.get(spec.id)
+                if p is not None and p.asset_present:
+                    done[spec.id] = sizes.get(spec.id, 0)
+            refresh()
+
+    def on_upload(event: ProgressEvent) -> None:
+        if event.phase in ("uploading", "done"):
+            with lock:
+                done[event.memory_id] = event.bytes_done
+                refresh()
+
+    def on_memory(outcome: MemoryOutcome) -> None:
+        with lock:
+            finished[0] += 1
+            if outcome.status in ("stored", "skipped"):
+                done[outcome.memory_id] = sizes.get(outcome.memory_id, 0)
+            refresh()
+
+    return on_memory, on_upload, on_start
+
+
+def _cmd_presence(args: argparse.Namespace, out: Output) -> int:
+    ids = list(args.memory_ids)
+    if args.from_file:
+        ids += [line.strip() for line in Path(args.from_file).read_text().splitlines() if line.strip()]
+    if not ids:
+        raise UsageError("give memory ids as arguments or with --from-file")
+    client = _client(args, out)
+    results = list(client.iter_memory_presence(ids, args.page_size))
+
+    def human() -> None:
+        for p in results:
+            out.out.print(
+                f"{p.memory_id}  metadata={'yes' if p.metadata_present else 'no'}  "
+                f"asset={'yes' if p.asset_present else 'no'}"
+            )
+
+    out.result("presence", results, human)
+    return EXIT_OK
+
+
+def _cmd_progress(args: argparse.Namespace, out: Output) -> int:
+    progress = _client(args, out).get_upload_progress(args.session_id)
+
+    def human() -> None:
+        eta = progress.estimated_time_remaining
+        out.out.print(
+            f"{progress.session_id} {progress.status.value} memory={progress.memory_id} "
+            f"{progress.chunks_received}/{progress.total_chunks} chunks "
+            f"{progress.bytes_received}/{progress.total_size} bytes "
+            f"({progress.progress_percentage:.1f}%)" + ("" if eta is None else f" ETA {eta / 1e9:.0f}s")
+        )
+
+    out.result("progress", progress, human)
+    return EXIT_OK
+
+
+def _cmd_sessions(args: argparse.Namespace, out: Output) -> int:
+    sessions = _client(args, out).get_user_upload_sessions()
+
+    def human() -> None:
+        if not sessions:
+            out.out.print("no active upload sessions")
+        for s in sessions:
+            out.out.print(
+                f"{s.session_id}  memory={s.memory_id}  {s.chunks_received}/{s.total_chunks} chunks  "
+                f"{s.progress_percentage:.1f}%  {s.status.value}"
+            )
+
+    out.result("sessions", sessions, human)
+    return EXIT_OK
+
+
+def _cmd_cancel(args: argparse.Namespace, out: Output) -> int:
+    client = _client(args, out)
+    for session_id in args.session_ids:
+        client.cancel_upload(session_id)
+    result = {"cancelled": list(args.session_ids)}
+    out.result("cancel", result, lambda: out.out.print(f"cancelled {len(args.session_ids)} session(s)"))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------ parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be at least 0")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("target and identity")
+    g.add_argument(
+        "--url",
+        default=os.environ.get("STOREFOREVER_URL", DEFAULT_URL),
+        help=f"IC HTTP endpoint of the emulator or replica (default {DEFAULT_URL})",
+    )
+    g.add_argument(
+        "--canister-id",
+        default=os.environ.get("STOREFOREVER_CANISTER_ID", DEFAULT_CANISTER_ID),
+        help=f"artifact canister id (default {DEFAULT_CANISTER_ID})",
+    )
+    g.add_argument(
+        "--identity",
+        metavar="PEM",
+        default=os.environ.get("STOREFOREVER_IDENTITY"),
+        help="dfx identity PEM (Ed25519 or secp256k1); default: a key generated once and kept in "
+        "$XDG_CONFIG_HOME/storeforever/identity.pem (mode 0600)",
+    )
+    g.add_argument(
+        "--anonymous", action="store_true", help="call as the anonymous principal (writes are refused)"
+    )
+    g.add_argument(
+        "--timeout", type=float, default=30.0, help="HTTP timeout per request in seconds (default 30)"
+    )
+    r = p.add_argument_group("retries")
+    r.add_argument("--retries", type=_non_negative, default=3, help="retries per idempotent call (default 3)")
+    r.add_argument("--retry-base-delay", type=float, default=1.0, help="first backoff in seconds (default 1)")
+    r.add_argument(
+        "--retry-max-delay", type=float, default=10.0, help="longest backoff in seconds (default 10)"
+    )
+    o = p.add_argument_group("output")
+    o.add_argument("--json", action="store_true", help="print one machine-readable JSON document on stdout")
+    o.add_argument("--quiet", action="store_true", help="no progress bars or retry notes on stderr")
+
+
+def _upload_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--chunk-size",
+        type=_positive,
+        default=None,
+        help="bytes per chunk (default: the target's maximum, 1 MiB); keep it the same to resume",
+    )
+    p.add_argument("--concurrency", type=_positive, default=4, help="chunks in flight at once (default 4)")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the client subcommands to a parser's subparsers (the lead's ``storeforever`` CLI)."""
+
+    def add(name: str, help_text: str, description: str) -> argparse.ArgumentParser:
+        p = subparsers.add_parser(
+            name,
+            help=help_text,
+            description=description,
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _common(p)
+        return p
+
+    p = add(
+        "upload",
+        "upload a file as a memory's asset (chunked, resumable, verified)",
+        "Hash FILE (SHA-256), begin or resume the memory's upload session, send the missing chunks, "
+        "commit, and verify the committed hash and the asset's presence. Re-running after an "
+        "interruption resumes; uploading bytes already stored reports 'already present'.",
+    )
+    p.add_argument("file", help="file to upload ('-' reads standard input)")
+    p.add_argument("--memory-id", required=True, help="the memory's canonical UUID v4 (chosen by Web2)")
+    _upload_options(p)
+    p.add_argument(
+        "--expected-hash",
+        default=None,
+        help="declare this SHA-256 instead of the computed one (tests the target's check)",
+    )
+    p.add_argument(
+        "--keep-session-on-error",
+        action="store_true",
+        help="do not cancel the session when the upload fails (resume it later)",
+    )
+    p.add_argument(
+        "--stop-after",
+        type=_non_negative,
+        default=None,
+        metavar="N",
+        help="send at most N chunks, then stop and leave the session active (staging resumes)",
+    )
+    p.set_defaults(func=_run("upload", _cmd_upload))
+
+    p = add(
+        "store-gallery",
+        "store a gallery and its memories from a manifest (resumable)",
+        "Read a gallery manifest (format: clients/artifact/manifest.py), store each memory's metadata "
+        "and asset with presence verification, then the gallery record. Writes one storage-edge JSON "
+        "line per verified artifact. Re-running skips memories already present.",
+    )
+    p.add_argument("manifest", help="gallery manifest JSON")
+    p.add_argument(
+        "--edges", default=None, help="storage-edge JSON lines file (default MANIFEST.edges.jsonl)"
+    )
+    p.add_argument("--no-edges", action="store_true", help="do not write storage edges")
+    p.add_argument(
+        "--memory-concurrency",
+        type=_positive,
+        default=2,
+        help="memories processed at once (default 2; capped at the target's session limit, 3)",
+    )
+    _upload_options(p)
+    p.set_defaults(func=_run("store-gallery", _cmd_store_gallery))
+
+    p = add("presence", "show metadata/asset presence of memories", "Presence per memory, paged by 100.")
+    p.add_argument("memory_ids", nargs="*", help="memory ids")
+    p.add_argument("--from-file", default=None, help="file with one memory id per line")
+    p.add_argument("--page-size", type=_positive, default=100, help="ids per presence query (max 100)")
+    p.set_defaults(func=_run("presence", _cmd_presence))
+
+    p = add("progress", "show an upload session's progress", "Progress of one of your upload sessions.")
+    p.add_argument("session_id")
+    p.set_defaults(func=_run("progress", _cmd_progress))
+
+    p = add("sessions", "list your active upload sessions", "Your active upload sessions, newest first.")
+    p.set_defaults(func=_run("sessions", _cmd_sessions))
+
+    p = add("cancel", "cancel upload sessions", "Cancel upload sessions (idempotent; frees their slots).")
+    p.add_argument("session_ids", nargs="+")
+    p.set_defaults(func=_run("cancel", _cmd_cancel))
+
+
+def build_parser(prog: str = "python -m clients.cli") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    register(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
