@@ -123,7 +123,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     unknown = sorted(set(canister_config) - known)
     if unknown:
         raise SystemExit(
-            f"unknown canister config key(s): {', '.join(unknown)}; known: {', '.join(sorted(known)) or 'none'}"
+            f"unknown canister config key(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     return EmulatorConfig(
         host=args.host,

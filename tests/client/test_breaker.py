@@ -169,8 +169,8 @@ def test_concurrent_failures_are_counted_safely() -> None:
     for t in threads:
         t.join()
     assert b.state is CLOSED  # 800 < 1000
-    with pytest.raises(TransientError):
-        for _ in range(200):
+    for _ in range(200):
+        with pytest.raises(TransientError):
             b.call(fail)
     assert b.state is OPEN
 

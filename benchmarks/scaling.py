@@ -1,0 +1,140 @@
+"""Per-call cost against stored data size: the same calls with N and 100·N stored memories and sessions.
+
+The state is built in-process through the canister's own methods (metadata, a committed one-chunk
+asset per memory, so one completed session per memory, plus open sessions), which is how the data
+would look after real use but takes seconds instead of hours over HTTP. The calls are then timed over
+real HTTP against an emulator process started on that state directory. Only ratios measured in one
+run mean anything on a shared machine.
+
+    python -m benchmarks.scaling --small 1000 --large 100000 --reps 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from clients.ic import Connection, generate_ed25519
+from emulator.canisters.artifact import ArtifactCanister
+from emulator.principal import Principal
+from emulator.process import DEFAULT_ID, EmulatorProcess
+from emulator.runtime.canister import CallContext
+from emulator.runtime.clock import CanisterClock
+from emulator.runtime.host import CanisterHost
+from emulator.runtime.stable_store import StableStore
+from tests.e2e.artifact_calls import Artifact
+
+CID = Principal.from_text(DEFAULT_ID)
+MEMORIES_PER_OWNER = 100
+BATCH = 2000
+
+
+def populate(state_dir: Path, memories: int) -> None:
+    """`memories` memories with metadata and a committed asset, plus one open session per owner."""
+    db_path = state_dir / "canisters" / f"{DEFAULT_ID}.sqlite3"
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    store = StableStore(db_path, durability="normal")
+    host = CanisterHost(CID, ArtifactCanister, store, CanisterClock(store))
+    canister = host.instance
+    owners = max(1, memories // MEMORIES_PER_OWNER)
+    done = 0
+    while done < memories:
+        with store.write() as db:
+            for _ in range(min(BATCH, memories - done)):
+                owner = Principal.self_authenticating(f"owner-{done % owners}".encode())
+                ctx = CallContext(caller=owner, time_ns=host.clock.now(), canister_id=CID, method="x", db=db)
+                memory_id = str(uuid.uuid4())
+                data = done.to_bytes(8, "big") * 8
+                digest = hashlib.sha256(data).hexdigest()
+                metadata = {
+                    "title": f"m{done}",
+                    "description": None,
+                    "tags": [],
+                    "created_at": 1,
+                    "updated_at": 1,
+                    "size": len(data),
+                    "content_type": "image/jpeg",
+                    "custom_fields": [],
+                }
+                canister.upsert_metadata(
+                    ctx, memory_id, {"Image": None}, metadata, f"{memory_id}:metadata:{digest}"
+                )
+                begun = canister.begin_asset_upload(ctx, memory_id, digest, 1, len(data))
+                sid = begun["data"]["session"]["session_id"]
+                canister.put_chunk(ctx, sid, 0, data)
+                canister.commit_asset(ctx, sid, digest)
+                if done < owners:  # one session left open per owner
+                    open_id = str(uuid.uuid4())
+                    canister.begin_asset_upload(ctx, open_id, digest, 1, len(data))
+                done += 1
+    store.close()
+
+
+def measure(state_dir: Path, reps: int) -> dict[str, float]:
+    proc = EmulatorProcess(state_dir, canisters=[f"artifact={DEFAULT_ID}"], extra_args=["--quiet"]).start()
+    try:
+        art = Artifact(Connection(proc.url, generate_ed25519()))
+        ids = [str(uuid.uuid4()) for _ in range(100)]
+        for memory_id in ids[:10]:
+            art.upload(memory_id, memory_id.encode(), 1024)
+        presence, begin = [], []
+        for _ in range(reps):
+            t = time.perf_counter()
+            page = art.ok("get_memory_list_presence_icp", ids, [], 100)
+            presence.append(time.perf_counter() - t)
+            assert len(page["results"]) == 100
+        data = b"bench"
+        for _ in range(reps):
+            memory_id = str(uuid.uuid4())
+            t = time.perf_counter()
+            session = art.begin(memory_id, data, 1)
+            begin.append(time.perf_counter() - t)
+            art.ok("cancel_upload", session["session_id"])
+        return {
+            "presence_100_ms": statistics.median(presence) * 1e3,
+            "begin_asset_upload_ms": statistics.median(begin) * 1e3,
+        }
+    finally:
+        proc.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--small", type=int, default=1000)
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--reps", type=int, default=300)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args()
+    results: dict[int, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (args.small, args.large):
+            state = Path(tmp) / f"state-{n}"
+            t = time.perf_counter()
+            populate(state, n)
+            print(f"populated {n} memories in {time.perf_counter() - t:.1f} s", flush=True)
+        # Measure both after populating, interleaved, so machine noise hits both alike.
+        for _ in range(2):
+            for n in (args.small, args.large):
+                figures = measure(Path(tmp) / f"state-{n}", args.reps)
+                for key, value in figures.items():
+                    results.setdefault(n, {}).setdefault(key, value)
+                    results[n][key] = min(results[n][key], value)
+    print(f"| call | {args.small:,} stored | {args.large:,} stored | ratio |")
+    print("|---|---|---|---|")
+    for key in results[args.small]:
+        small, large = results[args.small][key], results[args.large][key]
+        print(f"| {key} | {small:.2f} | {large:.2f} | {large / small:.2f} |")
+    if args.json:
+        args.json.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Emulator memory while a 1 GiB asset is uploaded: chunk bytes must stream to disk, never accumulate.
+
+Samples the emulator process's resident set size (`/proc/<pid>/status`) while one client uploads and
+commits a 1 GiB asset in 1 MiB chunks with 4 concurrent puts, then reports the baseline, the peak and
+the growth. The asset is generated chunk by chunk on the client side too.
+
+    python -m benchmarks.upload_rss --mib 1024
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from clients.ic import Connection, generate_ed25519
+from emulator.process import DEFAULT_ID, EmulatorProcess
+from tests.e2e.artifact_calls import Artifact
+
+MIB = 1024 * 1024
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def chunk(index: int) -> bytes:
+    seed = hashlib.sha256(index.to_bytes(8, "big")).digest()
+    return seed * (MIB // len(seed))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mib", type=int, default=1024)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    size = args.mib * MIB
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = EmulatorProcess(
+            Path(tmp) / "state",
+            canisters=[f"artifact={DEFAULT_ID}"],
+            extra_args=[
+                "--quiet",
+                "--limit",
+                f"max_asset_size={size}",
+                "--limit",
+                f"max_chunk_count={args.mib}",
+            ],
+        ).start()
+        assert proc.proc is not None
+        pid = proc.proc.pid
+        try:
+            art = Artifact(Connection(proc.url, generate_ed25519()))
+            digest = hashlib.sha256()
+            for i in range(args.mib):
+                digest.update(chunk(i))
+            baseline = rss_bytes(pid)
+            peak = baseline
+            stop = threading.Event()
+
+            def sample() -> None:
+                nonlocal peak
+                while not stop.is_set():
+                    peak = max(peak, rss_bytes(pid))
+                    time.sleep(0.02)
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            started = time.perf_counter()
+            memory_id = str(uuid.uuid4())
+            session = art.ok("begin_asset_upload", memory_id, digest.hexdigest(), args.mib, size)["session"][
+                0
+            ]
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                list(pool.map(lambda i: art.put(session["session_id"], i, chunk(i)), range(args.mib)))
+            commit = art.ok("commit_asset", session["session_id"], digest.hexdigest())
+            elapsed = time.perf_counter() - started
+            stop.set()
+            sampler.join()
+            assert commit["total_bytes"] == size
+        finally:
+            proc.stop()
+    print(
+        f"uploaded {args.mib} MiB in {elapsed:.1f} s ({size / elapsed / 1e6:.0f} MB/s, incl. commit hashing)"
+    )
+    print(
+        f"emulator RSS: baseline {baseline / MIB:.0f} MiB, peak {peak / MIB:.0f} MiB, "
+        f"growth {(peak - baseline) / MIB:.0f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()
