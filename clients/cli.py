@@ -199,6 +199,11 @@ def _run(
                 {"type": "ManifestError", "message": str(exc), "category": "usage", "problems": exc.problems},
             )
             return EXIT_USAGE
+        except OSError as exc:  # a local file (manifest, edges, --from-file) cannot be read or written
+            out.failure(
+                command, EXIT_USAGE, {"type": type(exc).__name__, "message": str(exc), "category": "usage"}
+            )
+            return EXIT_USAGE
         except ArtifactError as exc:
             code = _exit_code_for(exc)
             out.failure(command, code, exc.to_json())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import logging
 import signal
@@ -16,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from clients import cli as client_cli
 from emulator import admin_cli
 from emulator.canisters import load_kind
 from emulator.principal import Principal
@@ -195,10 +195,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_emulator_options(emu)
     emu.set_defaults(func=run_emulator)
     admin_cli.register(emu)
-    try:
-        client_cli = importlib.import_module("clients.cli")
-    except ImportError:  # the client commands are optional until their package is installed
-        return parser
     client_cli.register(sub)
     return parser
 

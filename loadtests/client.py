@@ -25,23 +25,29 @@ prober's expected rate-limit refusals (retryable by the client's rules) would tr
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from clients.artifact.breaker import CircuitBreaker
 from clients.artifact.client import ArtifactClient
 from clients.artifact.errors import RateLimitedError
 from clients.artifact.retry import RetryPolicy
 from clients.ic import Connection
-from locust.event import EventHook
+
+from .events import fire_request
+
+if TYPE_CHECKING:  # importing Locust monkey-patches the process with gevent; types only
+    from locust.event import EventHook
 
 __all__ = [
     "REPORTED",
     "LocustArtifactClient",
     "MeteredConnection",
     "expected_outcome",
+    "mark_reported",
     "was_reported",
 ]
 
@@ -95,11 +101,9 @@ def was_reported(exc: BaseException) -> bool:
     return bool(getattr(exc, REPORTED, False))
 
 
-def _mark_reported(exc: BaseException) -> None:
-    try:
+def mark_reported(exc: BaseException) -> None:
+    with contextlib.suppress(AttributeError, TypeError):  # exceptions with __slots__ stay unmarked
         setattr(exc, REPORTED, True)
-    except (AttributeError, TypeError):  # pragma: no cover - exceptions with __slots__
-        pass
 
 
 class LocustArtifactClient(ArtifactClient):
@@ -130,6 +134,7 @@ class LocustArtifactClient(ArtifactClient):
         )
         self.request_event = request_event
         self.expected_rate_limits = frozenset(expected_rate_limits)
+        self.principal_text = self.principal  # derived once; every event carries it
 
     def with_options(self, **changes: Any) -> ArtifactClient:
         clone = super().with_options(**changes)
@@ -152,19 +157,22 @@ class LocustArtifactClient(ArtifactClient):
                 self._fire(f"{method}:{label}", method, elapsed, counter[0], None)
             else:
                 self._fire(method, method, elapsed, counter[0], exc)
-                _mark_reported(exc)
+                mark_reported(exc)
             raise
         finally:
             _reply_bytes.reset(token)
         self._fire(method, method, (time.perf_counter() - started) * 1000.0, counter[0], None)
         return result
 
-    def _fire(self, name: str, method: str, elapsed_ms: float, length: int, exc: BaseException | None) -> None:
-        self.request_event.fire(
+    def _fire(
+        self, name: str, method: str, elapsed_ms: float, length: int, exc: BaseException | None
+    ) -> None:
+        fire_request(
+            self.request_event,
             request_type=self.request_type(method),
             name=name,
             response_time=elapsed_ms,
             response_length=length,
             exception=exc,
-            context={"principal": self.principal},
+            context={"principal": self.principal_text},
         )

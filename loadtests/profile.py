@@ -35,8 +35,8 @@ __all__ = [
     "BigUploaderSettings",
     "EmulatorSettings",
     "GallerySettings",
-    "Profile",
     "ProberSettings",
+    "Profile",
     "ProfileError",
     "ReaderSettings",
     "SloSettings",
@@ -281,7 +281,9 @@ def _size(raw: Mapping[str, Any], name: str, target: TargetSettings) -> SizeDist
 
 def _gallery(raw: Mapping[str, Any], target: TargetSettings) -> GallerySettings:
     name = "GalleryStorer"
-    _only(raw, name, {"count", "wait", "gallery_size", "asset_size", "asset_concurrency", "presence_page_size"})
+    _only(
+        raw, name, {"count", "wait", "gallery_size", "asset_size", "asset_concurrency", "presence_page_size"}
+    )
     settings = GallerySettings(
         **_common(raw, name),
         gallery_size=_int(raw, "gallery_size", minimum=1),
@@ -308,7 +310,9 @@ def _big(raw: Mapping[str, Any], target: TargetSettings) -> BigUploaderSettings:
         chunk_concurrency=_int(raw, "chunk_concurrency", default=4, minimum=1),
     )
     if settings.asset_size.min <= target.max_chunk_size:
-        raise ProfileError(f"users.{name}.asset_size.min must exceed one chunk, or uploads are not multi-chunk")
+        raise ProfileError(
+            f"users.{name}.asset_size.min must exceed one chunk, or uploads are not multi-chunk"
+        )
     return settings
 
 
@@ -404,7 +408,9 @@ def _locust_setting(name_or_path: str, key: str) -> str:
 
 def main(argv: list[str]) -> int:
     """Tiny CLI for ``scripts/loadtest.sh``: the shell never parses TOML itself."""
-    usage = "usage: python -m loadtests.profile (emulator-args|path|check) PROFILE | locust-setting PROFILE KEY"
+    usage = (
+        "usage: python -m loadtests.profile (emulator-args|path|check) PROFILE | locust-setting PROFILE KEY"
+    )
     try:
         if len(argv) == 2 and argv[0] == "emulator-args":
             print("\n".join(load_profile(argv[1]).emulator.args()))
@@ -412,7 +418,8 @@ def main(argv: list[str]) -> int:
             print(resolve_profile_path(argv[1]))
         elif len(argv) == 2 and argv[0] == "check":
             p = load_profile(argv[1])
-            print(f"{p.name}: {p.total_users} users, gallery {p.gallery.gallery_size}, {len(p.slo.p95_ms)} p95 gates")
+            gates = len(p.slo.p95_ms)
+            print(f"{p.name}: {p.total_users} users, gallery {p.gallery.gallery_size}, {gates} p95 gates")
         elif len(argv) == 3 and argv[0] == "locust-setting":
             print(_locust_setting(argv[1], argv[2]))
         else:

@@ -23,7 +23,7 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 __all__ = ["Distribution", "SizeDistribution", "SyntheticAsset"]
 
@@ -125,6 +125,11 @@ class SyntheticAsset(io.RawIOBase):
         self._pos = 0
         if SyntheticAsset._pattern is None:
             SyntheticAsset._pattern = random.Random(0x5F0E).randbytes(self._PATTERN_SIZE)
+
+    @classmethod
+    def open(cls, size: int, rng: random.Random) -> BinaryIO:
+        """The asset as a buffered binary stream (what the uploader accepts as a source)."""
+        return io.BufferedReader(cls(size, rng), buffer_size=64 * 1024)
 
     def readable(self) -> bool:
         return True

@@ -136,7 +136,8 @@ class ArtifactClient:
     the breaker describe one target as seen by one client, so they are shared by all its threads.
     ``sleep`` and ``rng`` are injectable for tests; ``on_retry`` sees every retry (the CLI logs them).
     ``with_options`` makes a copy that shares connection, breaker and budget but has, for example,
-    an interruptible ``sleep`` for one upload.
+    an interruptible ``sleep`` for one upload, or ``use_breaker=False`` for a clean-up call that
+    must be tried once even while the breaker is open (the uploader's ``cancel_upload``).
     """
 
     def __init__(
@@ -162,6 +163,7 @@ class ArtifactClient:
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.on_retry = on_retry
+        self.use_breaker = True
         self.service = DidService.from_text(did_text if did_text is not None else load_artifact_did())
 
     def with_options(
@@ -171,8 +173,9 @@ class ArtifactClient:
         sleep: Callable[[float], None] | None = None,
         on_retry: Callable[[RetryEvent], None] | None = None,
         connection: Any = None,
+        use_breaker: bool | None = None,
     ) -> ArtifactClient:
-        clone = object.__new__(ArtifactClient)
+        clone = object.__new__(type(self))  # a subclass (e.g. an instrumented one) stays itself
         clone.__dict__.update(self.__dict__)
         if retry_policy is not None:
             clone.retry_policy = retry_policy
@@ -182,6 +185,8 @@ class ArtifactClient:
             clone.on_retry = on_retry
         if connection is not None:
             clone.connection = connection
+        if use_breaker is not None:
+            clone.use_breaker = use_breaker
         return clone
 
     @property
@@ -208,7 +213,7 @@ class ArtifactClient:
                 raise wrapped from exc
 
         def attempt() -> T:
-            raw = self.breaker.call(transport, method)
+            raw = self.breaker.call(transport, method) if self.use_breaker else transport()
             try:
                 return check(raw)
             except (ValueError, KeyError, TypeError) as exc:

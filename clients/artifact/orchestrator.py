@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import IO, Literal
 
 from .client import ArtifactClient, canonical_metadata_json
-from .errors import ArtifactError, CircuitOpenError, IntegrityError, RejectedError
+from .errors import ArtifactError, CircuitOpenError, IntegrityError
 from .manifest import Manifest, MemorySpec
 from .types import Gallery, GalleryData, GalleryStorageStatus, GalleryUpdateData, MemoryPresence
 from .uploader import ProgressEvent, UploadResult, open_source, upload
@@ -132,6 +132,16 @@ def _error_json(exc: BaseException) -> dict[str, object]:
     return {"type": type(exc).__name__, "message": str(exc), "category": "permanent", "code": None}
 
 
+def _unavailable(message: str) -> dict[str, object]:
+    return {
+        "type": _UNAVAILABLE,
+        "code": None,
+        "message": message,
+        "category": "retryable",
+        "kind": "circuit_open",
+    }
+
+
 class _EdgeSink:
     """Writes edges as JSON lines, one flush per line, from any thread."""
 
@@ -199,7 +209,7 @@ def store_gallery(
     def process(spec: MemorySpec) -> None:
         if abort.is_set():
             outcome = MemoryOutcome(
-                spec.id, "not_attempted", error={"message": "not attempted: the target became unavailable"}
+                spec.id, "not_attempted", error=_unavailable("not attempted: the target became unavailable")
             )
         else:
             outcome = _store_memory(
@@ -224,12 +234,7 @@ def store_gallery(
     gallery_stored, gallery_message = False, None
     gallery_error: dict[str, object] | None = None
     if abort.is_set():
-        gallery_error = {
-            "type": "CircuitOpenError",
-            "category": "retryable",
-            "code": None,
-            "message": "gallery not stored: the target became unavailable",
-        }
+        gallery_error = _unavailable("gallery not stored: the target became unavailable")
     else:
         try:
             gallery_message = _store_gallery_record(client, manifest)
@@ -259,8 +264,10 @@ def _resume_first(client: ArtifactClient, specs: list[MemorySpec]) -> list[Memor
     """Memories with an active session go first, so leftover sessions do not block the limit."""
     try:
         active = {s.memory_id for s in client.get_user_upload_sessions()}
-    except RejectedError:
-        return specs  # a canister without the seed 1.6 progress API: nothing to prefer
+    except ArtifactError as exc:
+        if exc.retryable:
+            raise
+        return specs  # e.g. a canister without the seed 1.6 progress API: nothing to prefer
     return sorted(specs, key=lambda s: s.id not in active)
 
 

@@ -546,8 +546,12 @@ class _Upload:
 
     def cancel_quietly(self, session_id: str, cause: BaseException) -> None:
         """Free the session's slot; the original failure stays what is raised."""
+        # One short retry, and past the breaker: an open breaker usually means one method is failing
+        # (put_chunk), and leaving the session would hold one of the caller's 3 slots for 30 minutes.
         quick = self.client.with_options(
-            retry_policy=RetryPolicy(retries=1, base_delay=0.2, max_delay=0.5, jitter=0.1), sleep=time.sleep
+            retry_policy=RetryPolicy(retries=1, base_delay=0.2, max_delay=0.5, jitter=0.1),
+            sleep=time.sleep,
+            use_breaker=False,
         )
         try:
             quick.cancel_upload(session_id)

@@ -50,6 +50,7 @@ that it does not normalize S, since WebAuthn authenticators do not).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -270,7 +271,11 @@ def _failed(algorithm: str, raw_key: bytes, signature: bytes, reason: str) -> st
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_public_key(der: bytes) -> _PublicKey:
+    """Parsed keys are cached: a client signs every message with the same key, and parsing the DER and
+    building the verifier is a third of the cost of an Ed25519 check. A key that fails to parse
+    raises, and exceptions are never cached, so a bad key gets its error every time."""
     try:
         oid, param, key = _parse_spki(der)
     except _DerError as exc:

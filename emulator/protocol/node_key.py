@@ -32,11 +32,18 @@ class NodeKey:
 
     seed: bytes = field(repr=False)
     _signing_key: nacl.signing.SigningKey = field(init=False, repr=False, compare=False)
+    # Every signed query response names the node id (a SHA-224 of the DER key): derive it once.
+    _der: bytes = field(init=False, repr=False, compare=False)
+    _node_id: Principal = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.seed) != SEED_LENGTH:
             raise ValueError("an Ed25519 seed is 32 bytes")
-        object.__setattr__(self, "_signing_key", nacl.signing.SigningKey(self.seed))
+        signing_key = nacl.signing.SigningKey(self.seed)
+        der = ED25519_DER_PREFIX + bytes(signing_key.verify_key)
+        object.__setattr__(self, "_signing_key", signing_key)
+        object.__setattr__(self, "_der", der)
+        object.__setattr__(self, "_node_id", Principal.self_authenticating(der))
 
     @classmethod
     def generate(cls) -> NodeKey:
@@ -44,11 +51,11 @@ class NodeKey:
 
     @property
     def der(self) -> bytes:
-        return ED25519_DER_PREFIX + bytes(self._signing_key.verify_key)
+        return self._der
 
     @property
     def node_id(self) -> Principal:
-        return Principal.self_authenticating(self.der)
+        return self._node_id
 
     def sign(self, message: bytes) -> bytes:
         return bytes(self._signing_key.sign(message).signature)

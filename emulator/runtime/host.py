@@ -24,7 +24,7 @@ from emulator.protocol.errors import (
     method_not_found,
 )
 from emulator.protocol.state_tree import CanisterState, RequestStatus
-from emulator.runtime.canister import CallContext, Canister, CanisterTrap, Timer
+from emulator.runtime.canister import CallContext, Canister, CanisterTrap, Mode, Timer
 from emulator.runtime.clock import CanisterClock
 from emulator.runtime.stable_store import StableStore
 
@@ -66,6 +66,10 @@ class CanisterHost:
     wall_clock: Callable[[], int] = time.time_ns
     instance: Canister = field(init=False)
     interface: DidFile = field(init=False)
+    # Derived from the class once per load: `exported_methods()` walks the class with `inspect` and
+    # `module_hash()` reads source files, far too slow to repeat for every message.
+    _exported: dict[str, tuple[Mode, str]] = field(init=False, default_factory=dict)
+    _module_hash: bytes = field(init=False, default=b"")
     _timers: list[_ArmedTimer] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
@@ -74,10 +78,10 @@ class CanisterHost:
             installed = self.store.get_meta(MODULE_HASH_KEY)
             if installed is None:
                 self._run_lifecycle(self.instance.init, "canister_init")
-            elif installed != self.canister_cls.module_hash():
+            elif installed != self._module_hash:
                 # The process restarted with different code: that is an upgrade of the stored state.
                 self._run_lifecycle(self.instance.post_upgrade, "canister_post_upgrade")
-            self.store.set_meta(MODULE_HASH_KEY, self.canister_cls.module_hash())
+            self.store.set_meta(MODULE_HASH_KEY, self._module_hash)
         self._arm_timers()
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -86,6 +90,8 @@ class CanisterHost:
         self.canister_cls = cls
         self.instance = cls(self.config)
         self.interface = parse_did(cls.CANDID)
+        self._exported = dict(cls.exported_methods())
+        self._module_hash = cls.module_hash()
 
     def _context(self, caller: Principal, method: str) -> CallContext:
         return CallContext(
@@ -109,15 +115,15 @@ class CanisterHost:
         A trap in either hook rolls the whole upgrade back and keeps the old instance, as on the IC.
         """
         target = new_cls or self.canister_cls
-        old_cls, old_instance, old_interface = self.canister_cls, self.instance, self.interface
+        old = (self.canister_cls, self.instance, self.interface, self._exported, self._module_hash)
         try:
             with self.store.write():
                 self._run_lifecycle(self.instance.pre_upgrade, "canister_pre_upgrade")
                 self._load(target)
                 self._run_lifecycle(self.instance.post_upgrade, "canister_post_upgrade")
-                self.store.set_meta(MODULE_HASH_KEY, target.module_hash())
+                self.store.set_meta(MODULE_HASH_KEY, self._module_hash)
         except Exception:
-            self.canister_cls, self.instance, self.interface = old_cls, old_instance, old_interface
+            self.canister_cls, self.instance, self.interface, self._exported, self._module_hash = old
             raise
         self._arm_timers()
 
@@ -127,13 +133,13 @@ class CanisterHost:
         self._load(self.canister_cls)
         with self.store.write():
             self._run_lifecycle(self.instance.init, "canister_init")
-            self.store.set_meta(MODULE_HASH_KEY, self.canister_cls.module_hash())
+            self.store.set_meta(MODULE_HASH_KEY, self._module_hash)
         self.clock.reload()
         self._arm_timers()
 
     def state(self) -> CanisterState:
         return CanisterState(
-            module_hash=self.canister_cls.module_hash(),
+            module_hash=self._module_hash,
             controllers=self.controllers,
             metadata={"candid:service": self.canister_cls.CANDID.encode()},
         )
@@ -142,7 +148,7 @@ class CanisterHost:
 
     def _decode(self, method: str, arg: bytes) -> tuple[Callable[..., Any], list[Any]]:
         func = self.interface.service[method]
-        _, attr = self.canister_cls.exported_methods()[method]
+        _, attr = self._exported[method]
         try:
             args = decode_args(arg, func.args)
         except CandidError as exc:
@@ -164,8 +170,7 @@ class CanisterHost:
             raise CanisterTrap(f"failed to encode reply: {exc}") from exc
 
     def _lookup(self, method: str, kind: str) -> Reject | None:
-        exported = self.canister_cls.exported_methods()
-        entry = exported.get(method)
+        entry = self._exported.get(method)
         if entry is None or method not in self.interface.service:
             return method_not_found(self.canister_id, method, kind)  # type: ignore[arg-type]
         if kind == "query" and entry[0] != "query":
@@ -296,9 +301,9 @@ class CanisterHost:
         self.clock.reload()
         self._load(self.canister_cls)
         with self.store.write():
-            if self.store.get_meta(MODULE_HASH_KEY) != self.canister_cls.module_hash():
+            if self.store.get_meta(MODULE_HASH_KEY) != self._module_hash:
                 self._run_lifecycle(self.instance.post_upgrade, "canister_post_upgrade")
-                self.store.set_meta(MODULE_HASH_KEY, self.canister_cls.module_hash())
+                self.store.set_meta(MODULE_HASH_KEY, self._module_hash)
         self._arm_timers()
 
     # -- time and timers ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ HTTP body into `(status, content type, body)` without knowing about aiohttp.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -60,6 +61,18 @@ class CallRecord:
     caller: str
     outcome: str
     duration_s: float
+
+
+@functools.lru_cache(maxsize=1024)
+def _principal_from_url(text: str) -> Principal:
+    """Every request names its canister in the URL: parse each distinct text once (errors are not cached)."""
+    return Principal.from_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _principal_text(principal: Principal) -> str:
+    """The call record names sender and canister as text; a client sends many messages as one sender."""
+    return principal.to_text()
 
 
 class StateView:
@@ -132,7 +145,7 @@ class Replica:
     @staticmethod
     def _principal_in_url(text: str) -> Principal:
         try:
-            return Principal.from_text(text)
+            return _principal_from_url(text)
         except PrincipalError as exc:
             raise ProtocolError(400, f"Invalid effective canister id in URL: {text}") from exc
 
@@ -163,9 +176,9 @@ class Replica:
             self._on_call(
                 CallRecord(
                     endpoint=endpoint,
-                    canister_id=str(env.canister_id),
+                    canister_id="None" if env.canister_id is None else _principal_text(env.canister_id),
                     method=env.method_name or "",
-                    caller=str(env.sender),
+                    caller=_principal_text(env.sender),
                     outcome=outcome,
                     duration_s=time.perf_counter() - started,
                 )

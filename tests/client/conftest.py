@@ -42,8 +42,14 @@ def make_client(
     **kwargs: Any,
 ) -> ArtifactClient:
     conn = Connection(url, identity if identity is not None else generate_ed25519())
-    return ArtifactClient(conn, DEFAULT_ID, retry_policy=policy, breaker=breaker,
-                          budget=budget or RetryBudget(floor=1000, capacity=1000), **kwargs)
+    return ArtifactClient(
+        conn,
+        DEFAULT_ID,
+        retry_policy=policy,
+        breaker=breaker,
+        budget=budget or RetryBudget(floor=1000, capacity=1000),
+        **kwargs,
+    )
 
 
 def downloaded_sha256(admin_url: str, memory_id: str) -> str:

@@ -29,7 +29,9 @@ def ok() -> str:
 
 
 def breaker(clock: FakeClock, threshold: int = 3) -> CircuitBreaker:
-    return CircuitBreaker(failure_threshold=threshold, window_seconds=10.0, cool_down_seconds=5.0, clock=clock)
+    return CircuitBreaker(
+        failure_threshold=threshold, window_seconds=10.0, cool_down_seconds=5.0, clock=clock
+    )
 
 
 def trip(b: CircuitBreaker, n: int) -> None:

@@ -61,12 +61,15 @@ CONNECTION_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("exc", "retryable", "cls", "kind"), CONNECTION_CASES,
-                         ids=[f"{type(c[0]).__name__}-{c[3]}" for c in CONNECTION_CASES])
+@pytest.mark.parametrize(
+    ("exc", "retryable", "cls", "kind"),
+    CONNECTION_CASES,
+    ids=[f"{type(c[0]).__name__}-{c[3]}" for c in CONNECTION_CASES],
+)
 def test_connection_errors(exc: BaseException, retryable: bool, cls: type, kind: str) -> None:
     assert is_retryable_error(exc) is retryable
     wrapped = error_from_exception(exc, "put_chunk")
-    assert isinstance(wrapped, cls)
+    assert wrapped is not None and isinstance(wrapped, cls)
     assert wrapped.kind == kind
     assert wrapped.code is None
     assert wrapped.method == "put_chunk"

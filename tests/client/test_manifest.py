@@ -29,15 +29,30 @@ def test_valid_manifest_with_defaults(tmp_path: Path) -> None:
     (tmp_path / "photos" / "a.jpg").write_bytes(b"x" * 10)
     os.utime(tmp_path / "photos" / "a.jpg", ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
     gid, m1, m2 = uid(), uid(), uid()
-    manifest = load_manifest(write(tmp_path, {
-        "version": 1,
-        "gallery": {"id": gid, "title": "Summer"},
-        "memories": [
-            {"id": m1, "memory_type": "image", "file": "photos/a.jpg",
-             "metadata": {"title": "A", "tags": ["sea"], "custom_fields": {"camera": "x100"}}},
-            {"id": m2, "memory_type": "Note", "metadata": {"created_at": 5}, "position": 7, "is_featured": True},
-        ],
-    }))
+    manifest = load_manifest(
+        write(
+            tmp_path,
+            {
+                "version": 1,
+                "gallery": {"id": gid, "title": "Summer"},
+                "memories": [
+                    {
+                        "id": m1,
+                        "memory_type": "image",
+                        "file": "photos/a.jpg",
+                        "metadata": {"title": "A", "tags": ["sea"], "custom_fields": {"camera": "x100"}},
+                    },
+                    {
+                        "id": m2,
+                        "memory_type": "Note",
+                        "metadata": {"created_at": 5},
+                        "position": 7,
+                        "is_featured": True,
+                    },
+                ],
+            },
+        )
+    )
     assert manifest.gallery.id == gid and manifest.gallery.is_public is False
     a, b = manifest.memories
     assert a.memory_type is MemoryType.IMAGE
@@ -53,15 +68,18 @@ def test_valid_manifest_with_defaults(tmp_path: Path) -> None:
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     mid = uid()
-    path = write(tmp_path, {
-        "gallery": {"id": "NOT-A-UUID", "title": 3, "colour": "red"},
-        "memories": [
-            {"id": mid, "memory_type": "Painting", "file": "missing.jpg"},
-            {"id": mid, "memory_type": "Image", "metadata": {"tags": "x", "created_at": -1}},
-            {"id": str(uuid.uuid1()), "memory_type": "Image", "metadata": {"custom_fields": {"a": 1}}},
-            "not an object",
-        ],
-    })
+    path = write(
+        tmp_path,
+        {
+            "gallery": {"id": "NOT-A-UUID", "title": 3, "colour": "red"},
+            "memories": [
+                {"id": mid, "memory_type": "Painting", "file": "missing.jpg"},
+                {"id": mid, "memory_type": "Image", "metadata": {"tags": "x", "created_at": -1}},
+                {"id": str(uuid.uuid1()), "memory_type": "Image", "metadata": {"custom_fields": {"a": 1}}},
+                "not an object",
+            ],
+        },
+    )
     with pytest.raises(ManifestError) as info:
         load_manifest(path)
     text = "\n".join(info.value.problems)

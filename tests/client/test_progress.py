@@ -68,7 +68,8 @@ def test_a_stall_lowers_the_rate() -> None:
     meter.add(4_000_000)
     clock.now = 5.0
     meter.add(4_000_000)  # an acknowledgement of an empty chunk after a 4 s stall
-    assert meter.rate() is not None and meter.rate() < 4_000_000
+    rate = meter.rate()
+    assert rate is not None and rate < 4_000_000
 
 
 def test_zero_elapsed_time_has_no_rate() -> None:
@@ -87,7 +88,14 @@ def test_progress_event_fraction() -> None:
 
 @pytest.mark.parametrize(
     ("size", "chunk", "count"),
-    [(0, 1024, 1), (1, 1024, 1), (1024, 1024, 1), (1025, 1024, 2), (3 * 2**20, 2**20, 3), (3 * 2**20 + 1, 2**20, 4)],
+    [
+        (0, 1024, 1),
+        (1, 1024, 1),
+        (1024, 1024, 1),
+        (1025, 1024, 2),
+        (3 * 2**20, 2**20, 3),
+        (3 * 2**20 + 1, 2**20, 4),
+    ],
 )
 def test_chunk_count(size: int, chunk: int, count: int) -> None:
     assert chunk_count_for(size, chunk) == count
@@ -126,7 +134,7 @@ def test_sources_hash_and_read_the_same_bytes(tmp_path: Path, kind: str) -> None
     elif kind == "seekable":
         src = open_source(io.BytesIO(data))
     else:
-        src = open_source(io.BufferedReader(NonSeekable(data)))
+        src = open_source(io.BufferedReader(NonSeekable(data)))  # type: ignore[type-var]
     try:
         assert src.size == len(data)
         seen: list[int] = []

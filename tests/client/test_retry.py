@@ -70,8 +70,15 @@ def test_retries_transient_errors_then_succeeds() -> None:
     slept: list[float] = []
     events: list[RetryEvent] = []
     fn = Flaky(TransientError("503"), TransientError("503"))
-    result = run_with_retry(fn, RetryPolicy(jitter=0.0), idempotent=True, sleep=slept.append,
-                            rng=random.Random(1), on_retry=events.append, operation="put_chunk")
+    result = run_with_retry(
+        fn,
+        RetryPolicy(jitter=0.0),
+        idempotent=True,
+        sleep=slept.append,
+        rng=random.Random(1),
+        on_retry=events.append,
+        operation="put_chunk",
+    )
     assert result == "ok"
     assert fn.calls == 3
     assert slept == [1.0, 2.0]

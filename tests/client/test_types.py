@@ -21,7 +21,6 @@ from clients.artifact.types import (
     AccessEvent,
     BlobRef,
     CandidRecord,
-    CapsuleInfo,
     Gallery,
     GalleryData,
     GalleryMemoryEntry,
@@ -66,9 +65,15 @@ SAMPLE_MEMORY = Memory(
     MemoryAccess(
         "EventTriggered",
         trigger_event=AccessEvent("Birthday", 30),
-        access=MemoryAccess("Scheduled", accessible_after=99, access=MemoryAccess(
-            "Custom", individuals=(PersonRef("Principal", PRINCIPAL), PersonRef("Opaque", "x")), groups=("fam",)
-        )),
+        access=MemoryAccess(
+            "Scheduled",
+            accessible_after=99,
+            access=MemoryAccess(
+                "Custom",
+                individuals=(PersonRef("Principal", PRINCIPAL), PersonRef("Opaque", "x")),
+                groups=("fam",),
+            ),
+        ),
     ),
     MemoryData(BlobRef(MemoryBlobKind.EXTERNAL, "s3://x", bytes(range(32))), b"\x00\x01"),
 )
@@ -95,8 +100,17 @@ def test_metadata_variants() -> None:
 
 
 def test_argument_records_roundtrip() -> None:
-    gallery = Gallery("550e8400-e29b-41d4-a716-446655440000", PRINCIPAL, "T", None, True, 1, 2,
-                      GalleryStorageStatus.BOTH, (GalleryMemoryEntry(MID, 3, "cap", True, "{}"),))
+    gallery = Gallery(
+        "550e8400-e29b-41d4-a716-446655440000",
+        PRINCIPAL,
+        "T",
+        None,
+        True,
+        1,
+        2,
+        GalleryStorageStatus.BOTH,
+        (GalleryMemoryEntry(MID, 3, "cap", True, "{}"),),
+    )
     data = GalleryData(gallery, PRINCIPAL)
     assert GalleryData.from_candid(roundtrip("store_gallery_forever", data, ret=False)) == data
     update = GalleryUpdateData(title="x", memory_entries=())
@@ -124,8 +138,9 @@ def test_enums_parse_and_refuse() -> None:
 def test_idempotency_key_is_stable_and_content_addressed() -> None:
     meta = SimpleMemoryMetadata(title="t", custom_fields=(("a", "b"),))
     k1 = metadata_idempotency_key(MID, MemoryType.IMAGE, meta)
-    assert k1 == metadata_idempotency_key(MID, MemoryType.IMAGE, SimpleMemoryMetadata(title="t",
-                                                                                       custom_fields=(("a", "b"),)))
+    assert k1 == metadata_idempotency_key(
+        MID, MemoryType.IMAGE, SimpleMemoryMetadata(title="t", custom_fields=(("a", "b"),))
+    )
     assert re.fullmatch(MID + r":metadata:[0-9a-f]{64}", k1)
     assert k1 != metadata_idempotency_key(MID, MemoryType.NOTE, meta)
     assert k1 != metadata_idempotency_key(MID, MemoryType.IMAGE, SimpleMemoryMetadata(title="u"))
@@ -238,4 +253,14 @@ def test_golden_replies_decode_into_values() -> None:
     assert isinstance(gallery, Gallery) and gallery.memory_entries[0].memory_id == MID
     assert call("commit_asset").total_bytes == 1_500_000
     assert isinstance(call("whoami"), str)
-    assert CapsuleInfo  # imported for completeness of the typed surface
+
+
+def test_with_options_keeps_subclasses_and_shared_state() -> None:
+    class Instrumented(ArtifactClient):
+        pass
+
+    base = Instrumented(RecordingConnection(b""))
+    clone = base.with_options(sleep=lambda s: None, use_breaker=False)
+    assert type(clone) is Instrumented
+    assert clone.breaker is base.breaker and clone.budget is base.budget
+    assert base.use_breaker and not clone.use_breaker
