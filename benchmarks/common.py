@@ -101,7 +101,15 @@ class FloorProcess:
     def start(self, timeout: float = 30.0) -> FloorProcess:
         self._port_file.unlink(missing_ok=True)
         db = self.work_dir / "floor.sqlite3"
-        cmd = [sys.executable, "-m", "benchmarks.floor_server", "--db", str(db), "--port-file", str(self._port_file)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.floor_server",
+            "--db",
+            str(db),
+            "--port-file",
+            str(self._port_file),
+        ]
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

@@ -127,7 +127,9 @@ async def serve(db_path: Path, port_file: Path | None) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--port-file", type=Path, default=None)
     args = parser.parse_args()

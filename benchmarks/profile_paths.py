@@ -91,7 +91,9 @@ def drive(path: str, url: str, seconds: float, mib: int, concurrency: int) -> Ca
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("path", choices=["update", "query", "upload"])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--mib", type=int, default=100)
@@ -120,8 +122,19 @@ def main() -> None:
         assert proc.proc is not None
         out = args.out or Path(tmp) / "collapsed.txt"
         spy = subprocess.Popen(
-            [py_spy, "record", "--pid", str(proc.proc.pid), "--rate", str(args.rate), "--format", "raw",
-             "--threads", "--output", str(out), "--nonblocking"],
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(proc.proc.pid),
+                "--rate",
+                str(args.rate),
+                "--format",
+                "raw",
+                "--threads",
+                "--output",
+                str(out),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

@@ -19,9 +19,11 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from clients.ic import Connection, generate_ed25519
 from emulator.canisters.artifact import ArtifactCanister
+from emulator.canisters.artifact.records import SimpleMemoryMetadata
 from emulator.principal import Principal
 from emulator.process import DEFAULT_ID, EmulatorProcess
 from emulator.runtime.canister import CallContext
@@ -42,6 +44,7 @@ def populate(state_dir: Path, memories: int) -> None:
     store = StableStore(db_path, durability="normal")
     host = CanisterHost(CID, ArtifactCanister, store, CanisterClock(store))
     canister = host.instance
+    assert isinstance(canister, ArtifactCanister)
     owners = max(1, memories // MEMORIES_PER_OWNER)
     done = 0
     while done < memories:
@@ -52,7 +55,7 @@ def populate(state_dir: Path, memories: int) -> None:
                 memory_id = str(uuid.uuid4())
                 data = done.to_bytes(8, "big") * 8
                 digest = hashlib.sha256(data).hexdigest()
-                metadata = {
+                metadata: SimpleMemoryMetadata = {
                     "title": f"m{done}",
                     "description": None,
                     "tags": [],
@@ -65,7 +68,7 @@ def populate(state_dir: Path, memories: int) -> None:
                 canister.upsert_metadata(
                     ctx, memory_id, {"Image": None}, metadata, f"{memory_id}:metadata:{digest}"
                 )
-                begun = canister.begin_asset_upload(ctx, memory_id, digest, 1, len(data))
+                begun: Any = canister.begin_asset_upload(ctx, memory_id, digest, 1, len(data))
                 sid = begun["data"]["session"]["session_id"]
                 canister.put_chunk(ctx, sid, 0, data)
                 canister.commit_asset(ctx, sid, digest)
@@ -104,6 +107,32 @@ def measure(state_dir: Path, reps: int) -> dict[str, float]:
         proc.stop()
 
 
+def run(small: int, large: int, reps: int) -> dict[str, dict[str, float]]:
+    """Median per-call milliseconds at `small` and at `large` stored memories, best of two passes each."""
+    results: dict[int, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (small, large):
+            state = Path(tmp) / f"state-{n}"
+            t = time.perf_counter()
+            populate(state, n)
+            print(f"populated {n} memories in {time.perf_counter() - t:.1f} s", flush=True)
+        # Measure both after populating, interleaved, so machine noise hits both alike.
+        for _ in range(2):
+            for n in (small, large):
+                figures = measure(Path(tmp) / f"state-{n}", reps)
+                for key, value in figures.items():
+                    results.setdefault(n, {}).setdefault(key, value)
+                    results[n][key] = min(results[n][key], value)
+    return {
+        key: {
+            "small_ms": results[small][key],
+            "large_ms": results[large][key],
+            "ratio": results[large][key] / results[small][key],
+        }
+        for key in results[small]
+    } | {"sizes": {"small": float(small), "large": float(large)}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -113,27 +142,14 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=300)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
-    results: dict[int, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in (args.small, args.large):
-            state = Path(tmp) / f"state-{n}"
-            t = time.perf_counter()
-            populate(state, n)
-            print(f"populated {n} memories in {time.perf_counter() - t:.1f} s", flush=True)
-        # Measure both after populating, interleaved, so machine noise hits both alike.
-        for _ in range(2):
-            for n in (args.small, args.large):
-                figures = measure(Path(tmp) / f"state-{n}", args.reps)
-                for key, value in figures.items():
-                    results.setdefault(n, {}).setdefault(key, value)
-                    results[n][key] = min(results[n][key], value)
+    results = run(args.small, args.large, args.reps)
     print(f"| call | {args.small:,} stored | {args.large:,} stored | ratio |")
     print("|---|---|---|---|")
-    for key in results[args.small]:
-        small, large = results[args.small][key], results[args.large][key]
-        print(f"| {key} | {small:.2f} | {large:.2f} | {large / small:.2f} |")
+    for key, row in results.items():
+        if key != "sizes":
+            print(f"| {key} | {row['small_ms']:.2f} | {row['large_ms']:.2f} | {row['ratio']:.2f} |")
     if args.json:
-        args.json.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
+        args.json.write_text(json.dumps({"scaling": results}, indent=2))
 
 
 if __name__ == "__main__":

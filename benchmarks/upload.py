@@ -49,15 +49,21 @@ def run(mib: int, rounds: int, concurrencies: list[int]) -> dict[str, Any]:
     data = make_source(mib)
     size = len(data)
     chunk = data[:MIB]
-    extra = ["--quiet", "--limit", f"max_asset_size={max(size, MIB)}", "--limit", f"max_chunk_count={max(mib, 1)}"]
+    extra = [
+        "--quiet",
+        "--limit",
+        f"max_asset_size={max(size, MIB)}",
+        "--limit",
+        f"max_chunk_count={max(mib, 1)}",
+    ]
     floor_s: dict[int, list[float]] = {c: [] for c in concurrencies}
     upload_s: dict[int, list[float]] = {c: [] for c in concurrencies}
     sha_s: list[float] = []
-    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         with floor_server(root / "floor") as floor, emulator(root / "state", [ARTIFACT], extra) as emu:
             fc = FloorClient(floor.url)
-            upload_seconds(emu.url, data[: MIB], 1)  # warm both processes and the page cache
+            upload_seconds(emu.url, data[:MIB], 1)  # warm both processes and the page cache
             fc.transfer(2, chunk, 1)
             for _ in range(rounds):
                 for c in concurrencies:
@@ -81,7 +87,9 @@ def run(mib: int, rounds: int, concurrencies: list[int]) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mib", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])

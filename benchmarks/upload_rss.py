@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import tempfile
 import threading
 import time
@@ -37,14 +38,9 @@ def chunk(index: int) -> bytes:
     return seed * (MIB // len(seed))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--mib", type=int, default=1024)
-    parser.add_argument("--concurrency", type=int, default=4)
-    args = parser.parse_args()
-    size = args.mib * MIB
+def run(mib: int, concurrency: int = 4) -> dict[str, float]:
+    """Upload `mib` MiB as one asset and return the emulator's RSS baseline, peak and growth (MiB)."""
+    size = mib * MIB
     with tempfile.TemporaryDirectory() as tmp:
         proc = EmulatorProcess(
             Path(tmp) / "state",
@@ -54,7 +50,7 @@ def main() -> None:
                 "--limit",
                 f"max_asset_size={size}",
                 "--limit",
-                f"max_chunk_count={args.mib}",
+                f"max_chunk_count={max(mib, 1)}",
             ],
         ).start()
         assert proc.proc is not None
@@ -62,7 +58,7 @@ def main() -> None:
         try:
             art = Artifact(Connection(proc.url, generate_ed25519()))
             digest = hashlib.sha256()
-            for i in range(args.mib):
+            for i in range(mib):
                 digest.update(chunk(i))
             baseline = rss_bytes(pid)
             peak = baseline
@@ -78,25 +74,44 @@ def main() -> None:
             sampler.start()
             started = time.perf_counter()
             memory_id = str(uuid.uuid4())
-            session = art.ok("begin_asset_upload", memory_id, digest.hexdigest(), args.mib, size)["session"][
-                0
-            ]
-            with ThreadPoolExecutor(args.concurrency) as pool:
-                list(pool.map(lambda i: art.put(session["session_id"], i, chunk(i)), range(args.mib)))
-            commit = art.ok("commit_asset", session["session_id"], digest.hexdigest())
-            elapsed = time.perf_counter() - started
-            stop.set()
-            sampler.join()
+            try:
+                session = art.ok("begin_asset_upload", memory_id, digest.hexdigest(), mib, size)["session"][0]
+                with ThreadPoolExecutor(concurrency) as pool:
+                    list(pool.map(lambda i: art.put(session["session_id"], i, chunk(i)), range(mib)))
+                commit = art.ok("commit_asset", session["session_id"], digest.hexdigest())
+                elapsed = time.perf_counter() - started
+            finally:
+                stop.set()
+                sampler.join()
             assert commit["total_bytes"] == size
         finally:
             proc.stop()
-    print(
-        f"uploaded {args.mib} MiB in {elapsed:.1f} s ({size / elapsed / 1e6:.0f} MB/s, incl. commit hashing)"
+    return {
+        "mib": float(mib),
+        "seconds": elapsed,
+        "mb_s": size / elapsed / 1e6,
+        "baseline_mib": baseline / MIB,
+        "peak_mib": peak / MIB,
+        "growth_mib": (peak - baseline) / MIB,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--mib", type=int, default=1024)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args()
+    f = run(args.mib, args.concurrency)
+    print(f"uploaded {args.mib} MiB in {f['seconds']:.1f} s ({f['mb_s']:.0f} MB/s, incl. commit hashing)")
     print(
-        f"emulator RSS: baseline {baseline / MIB:.0f} MiB, peak {peak / MIB:.0f} MiB, "
-        f"growth {(peak - baseline) / MIB:.0f} MiB"
+        f"emulator RSS: baseline {f['baseline_mib']:.0f} MiB, peak {f['peak_mib']:.0f} MiB, "
+        f"growth {f['growth_mib']:.0f} MiB"
     )
+    if args.json:
+        args.json.write_text(json.dumps({"upload_rss": f}, indent=2))
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from typing import Any
 
 __all__ = [
     "ANONYMOUS",
-    "CAPABILITIES",
     "CANDID_HACK_METHOD",
+    "CAPABILITIES",
     "CONTRACT_LIMITS",
     "DEPLOYED_METHODS",
     "LIMIT_KEYS",
@@ -99,9 +99,7 @@ class Limits:
         given = dict(given or {})
         unknown = sorted(set(given) - LIMIT_KEYS)
         if unknown:
-            raise ValueError(
-                f"unknown limit(s) {', '.join(unknown)}; known: {', '.join(sorted(LIMIT_KEYS))}"
-            )
+            raise ValueError(f"unknown limit(s) {', '.join(unknown)}; known: {', '.join(sorted(LIMIT_KEYS))}")
         values = dict(CONTRACT_LIMITS)
         for key, raw in given.items():
             if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:

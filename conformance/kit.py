@@ -122,9 +122,13 @@ def gallery_data(
     return GalleryData(gallery=gallery, owner_principal=data_owner or owner)
 
 
-def memory_data(data: bytes | None, *, locator: str = "s3://bucket/key", with_hash: bool = True) -> MemoryData:
+def memory_data(
+    data: bytes | None, *, locator: str = "s3://bucket/key", with_hash: bool = True
+) -> MemoryData:
     digest = hashlib.sha256(data).digest() if (data is not None and with_hash) else None
-    return MemoryData(blob_ref=BlobRef(kind=MemoryBlobKind.ICP_CAPSULE, locator=locator, hash=digest), data=data)
+    return MemoryData(
+        blob_ref=BlobRef(kind=MemoryBlobKind.ICP_CAPSULE, locator=locator, hash=digest), data=data
+    )
 
 
 class Refused:
@@ -147,7 +151,9 @@ class Refused:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
         __tracebackhide__ = True
-        expected = f"{self.code or 'success = false'}" + (f" with a message starting {self.prefix!r}" if self.prefix else "")
+        expected = f"{self.code or 'success = false'}" + (
+            f" with a message starting {self.prefix!r}" if self.prefix else ""
+        )
         if exc is None:
             pytest.fail(f"expected a refusal ({expected}), but the call succeeded")
         if not isinstance(exc, ArtifactError):
@@ -158,7 +164,9 @@ class Refused:
         else:
             assert exc.code == self.code, f"expected {expected}, got code {exc.code!r}: {exc.message!r}"
         if self.prefix is not None:
-            assert exc.message.startswith(self.prefix), f"expected {expected}, got {exc.code!r}: {exc.message!r}"
+            assert exc.message.startswith(self.prefix), (
+                f"expected {expected}, got {exc.code!r}: {exc.message!r}"
+            )
         return True
 
     @property
@@ -230,5 +238,7 @@ def require_limit(target: Target, key: str, *, at_most: int | None = None, why: 
         pytest.skip(f"{MISSING_CAPABILITY}limit {key} is not stated (put it in the target profile's limits)")
     value = target.limits[key]
     if at_most is not None and value > at_most:
-        pytest.skip(f"{MISSING_CAPABILITY}limit {key}={value} is too large to reach in a test (> {at_most}){why}")
+        pytest.skip(
+            f"{MISSING_CAPABILITY}limit {key}={value} is too large to reach in a test (> {at_most}){why}"
+        )
     return value

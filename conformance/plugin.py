@@ -80,9 +80,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--identity", default=None, help="PEM identity (dfx identity export NAME)")
     group.addoption("--did", default=None, help="the target's .did (default: its candid:service metadata)")
     group.addoption(
-        "--upgrade-command", dest="upgrade_command", default=None, help="shell line that upgrades the canister"
+        "--upgrade-command",
+        dest="upgrade_command",
+        default=None,
+        help="shell line that upgrades the canister",
     )
-    group.addoption("--admin-url", dest="admin_url", default=None, help="an emulator admin API for the target")
+    group.addoption(
+        "--admin-url", dest="admin_url", default=None, help="an emulator admin API for the target"
+    )
     group.addoption("--admin-token", dest="admin_token", default=None, help="bearer token of the admin API")
     group.addoption("--root-key", dest="root_key", default=None, help="pinned DER root key (hex)")
     group.addoption("--profile", default=None, help="target profile (JSON or TOML) with the same keys")
@@ -172,7 +177,7 @@ class ConformanceSession:
         if call is None or not call.passed:
             return
         module, name = _snapshot_key(item)
-        if skip_paths is not None and not skip_paths:
+        if skip_marker is not None and not skip_paths:
             result.snapshot = {"status": "skipped", "reason": str(skip_marker.kwargs.get("reason", ""))}
             return
         if self.snapshot_update:
@@ -193,7 +198,9 @@ class ConformanceSession:
                 "diffs": diffs,
             }
             if self.snapshot_strict:
-                lines = [f"  {d['path']}: snapshot {d['expected']!r}, here {d['actual']!r}" for d in diffs[:20]]
+                lines = [
+                    f"  {d['path']}: snapshot {d['expected']!r}, here {d['actual']!r}" for d in diffs[:20]
+                ]
                 pytest.fail("replies differ from the snapshot:\n" + "\n".join(lines), pytrace=False)
 
     # -- results -----------------------------------------------------------------------------------
@@ -259,9 +266,7 @@ def _marker_problems(item: pytest.Item) -> list[str]:
     problems += [f"unknown task {t!r}" for t in tasks if t not in TASKS]
     capability_markers = list(item.iter_markers("portable")) + list(item.iter_markers("needs"))
     if len(capability_markers) != 1:
-        problems.append(
-            f"needs exactly one of portable / needs(...), has {len(capability_markers)}"
-        )
+        problems.append(f"needs exactly one of portable / needs(...), has {len(capability_markers)}")
     for m in item.iter_markers("needs"):
         if not m.args:
             problems.append("needs() without a capability")
@@ -273,7 +278,9 @@ def _marker_problems(item: pytest.Item) -> list[str]:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     state = _session(config)
     bad = []
     for item in items:
@@ -359,7 +366,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             state.written += write_reports([state.run_results()], state.report_dir)
     finally:
         if state.target is not None:
-            state.target.close()
+            keep = state.report_dir / "emulator.log" if state.report_dir is not None else None
+            state.target.close(keep_log=keep)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -447,4 +455,3 @@ def blob(request: pytest.FixtureRequest) -> Callable[..., bytes]:
         return bytes(out[:size])
 
     return make
-

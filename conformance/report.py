@@ -196,7 +196,9 @@ def _summary_line(run: RunResults) -> str:
     )
 
 
-def _table_rows(runs: Sequence[RunResults], attr: str, titles: Mapping[str, str]) -> list[list[tuple[str, str]]]:
+def _table_rows(
+    runs: Sequence[RunResults], attr: str, titles: Mapping[str, str]
+) -> list[list[tuple[str, str]]]:
     rows = []
     for key in _groups(runs, attr):
         row = [(key, "key"), (titles.get(key, ""), "title")]
@@ -239,7 +241,9 @@ def render_markdown(runs: Sequence[RunResults]) -> str:
             out.append(f"### `{r.nodeid}` ({r.outcome})")
             out.append(f"requirements {', '.join(r.reqs)}; tasks {', '.join(r.tasks)}. {r.rule}")
             out += ["", "```", r.message.strip() or "(no message)", "```", ""]
-        skipped = [r for r in run.results if r.outcome in ("not-implemented", "skipped-capability", "skipped")]
+        skipped = [
+            r for r in run.results if r.outcome in ("not-implemented", "skipped-capability", "skipped")
+        ]
         if skipped:
             out += [f"### Not run on {run.label} ({len(skipped)})", ""]
             out += [f"- `{r.nodeid}`: {r.outcome}: {r.reason}" for r in skipped]
@@ -262,7 +266,9 @@ def render_markdown(runs: Sequence[RunResults]) -> str:
     for nodeid in _all_ids(runs):
         first = next(ix[nodeid] for ix in index if nodeid in ix)
         cells = [ix[nodeid].outcome if nodeid in ix else "—" for ix in index]
-        out.append(f"| `{nodeid}` | {', '.join(first.reqs)} | {', '.join(first.tasks)} | " + " | ".join(cells) + " |")
+        out.append(
+            f"| `{nodeid}` | {', '.join(first.reqs)} | {', '.join(first.tasks)} | " + " | ".join(cells) + " |"
+        )
     out.append("")
     return "\n".join(out)
 
@@ -331,8 +337,9 @@ def render_html(runs: Sequence[RunResults]) -> str:
         parts.append(f"<h2>Misses on {e(run.label)} ({len(misses)})</h2>")
         for r in misses:
             parts.append(
-                f"<h3><code>{e(r.nodeid)}</code> ({e(r.outcome)})</h3><p>requirements {e(', '.join(r.reqs))}; "
-                f"tasks {e(', '.join(r.tasks))}. {e(r.rule)}</p><pre>{e(r.message.strip() or '(no message)')}</pre>"
+                f"<h3><code>{e(r.nodeid)}</code> ({e(r.outcome)})</h3>"
+                f"<p>requirements {e(', '.join(r.reqs))}; tasks {e(', '.join(r.tasks))}. {e(r.rule)}</p>"
+                f"<pre>{e(r.message.strip() or '(no message)')}</pre>"
             )
         parity = _parity_rows(run)
         if parity:
@@ -353,15 +360,18 @@ def render_html(runs: Sequence[RunResults]) -> str:
         first = next(ix[nodeid] for ix in index if nodeid in ix)
         cells = []
         for ix in index:
-            r = ix.get(nodeid)
-            if r is None:
+            found = ix.get(nodeid)
+            if found is None:
                 cells.append("<td class='none'>—</td>")
             else:
-                why = r.reason or r.message.strip().splitlines()[0] if (r.reason or r.message.strip()) else ""
-                cells.append(f"<td class='{_OUTCOME_CSS.get(r.outcome, 'skip')}' title='{e(why)}'>{e(r.outcome)}</td>")
+                r = found
+                why = _why(r)
+                cells.append(
+                    f"<td class='{_OUTCOME_CSS.get(r.outcome, 'skip')}' title='{e(why)}'>{e(r.outcome)}</td>"
+                )
         parts.append(
-            f"<tr><td><code>{e(nodeid)}</code></td><td>{e(first.rule)}</td><td>{e(', '.join(first.reqs))}</td>"
-            f"<td>{e(', '.join(first.tasks))}</td>{''.join(cells)}</tr>"
+            f"<tr><td><code>{e(nodeid)}</code></td><td>{e(first.rule)}</td>"
+            f"<td>{e(', '.join(first.reqs))}</td><td>{e(', '.join(first.tasks))}</td>{''.join(cells)}</tr>"
         )
     parts.append("</table></body></html>\n")
     return "".join(parts)

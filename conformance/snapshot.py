@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
-import fnmatch
 import hashlib
 import json
 import re
@@ -48,6 +47,14 @@ TIME_KEYS = frozenset(
     {"created_at", "updated_at", "expires_at", "uploaded_at", "committed_at", "finished_at", "at"}
 )
 DURATION_KEYS = frozenset({"estimated_time_remaining", "duration_ms"})
+# Positional arguments that carry target-generated values, by method (Candid arguments are unnamed).
+ARG_KEYS: Mapping[str, tuple[str | None, ...]] = {
+    "put_chunk": ("session_id",),
+    "commit_asset": ("session_id",),
+    "cancel_upload": ("session_id",),
+    "get_upload_progress": ("session_id",),
+    "get_memory_list_presence_icp": (None, "cursor"),
+}
 
 
 def plain(value: Any) -> Any:
@@ -73,10 +80,15 @@ def plain(value: Any) -> Any:
 
 
 class Normaliser:
-    """Replaces run-specific values by placeholders; one instance per test, fed in call order."""
+    """Replaces run-specific values by placeholders; one instance per test, fed in call order.
 
-    def __init__(self) -> None:
-        self.table: dict[str, str] = {}
+    `aliases` are placeholders a test chose for values only it can recognise (a fragment of a random
+    id sent on purpose), like LocalStack's per-test transformers.
+    """
+
+    def __init__(self, aliases: Mapping[str, str] | None = None) -> None:
+        self.table: dict[str, str] = {raw: name for raw, name in (aliases or {}).items() if raw}
+        self._aliases = frozenset(self.table)
         self._counts: dict[str, int] = {}
 
     def _placeholder(self, kind: str, raw: str) -> str:
@@ -89,7 +101,7 @@ class Normaliser:
         return name
 
     def _text(self, value: str, key: str | None) -> str:
-        if key in KEY_KINDS and value:
+        if key is not None and key in KEY_KINDS and value:
             return self._placeholder(KEY_KINDS[key], value)
         if value in self.table:
             return self.table[value]
@@ -101,7 +113,7 @@ class Normaliser:
         # contains another is replaced whole.
         out = UUID_RE.sub(lambda m: self._placeholder("uuid", m.group(0)), value)
         for raw in sorted(self.table, key=len, reverse=True):
-            if len(raw) >= 8 and raw in out:
+            if (len(raw) >= 8 or raw in self._aliases) and raw in out:
                 out = out.replace(raw, self.table[raw])
         return out
 
@@ -117,12 +129,22 @@ class Normaliser:
         if isinstance(value, float):
             return value
         if isinstance(value, str):
+            if key in TIME_KEYS and value.isdigit() and value != "0":
+                return "<time>"  # MemoryMetadataBase.uploaded_at is a time spelled as text
             return self._text(value, key)
         if isinstance(value, Mapping):
+            if "call" in value and isinstance(value.get("args"), list):
+                # A recorded call: its arguments first (they are what the reply answers), by position.
+                args = self._args(str(value["call"]), value["args"])
+                return {k: args if k == "args" else self.normalise(v, k) for k, v in value.items()}
             return {k: self.normalise(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [self.normalise(v, key) for v in value]
         return value
+
+    def _args(self, method: str, args: list[Any]) -> list[Any]:
+        keys = ARG_KEYS.get(method, ())
+        return [self.normalise(arg, keys[i] if i < len(keys) else None) for i, arg in enumerate(args)]
 
 
 class Recorder:
@@ -131,16 +153,23 @@ class Recorder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[dict[str, Any]] = []
+        self._aliases: dict[str, str] = {}
 
     def record(self, entry: Mapping[str, Any]) -> None:
         with self._lock:
             self._entries.append(plain(entry))
 
+    def alias(self, raw: str, placeholder: str) -> None:
+        """Show `raw` as `placeholder` wherever it appears (whole or inside a message)."""
+        with self._lock:
+            self._aliases[raw] = placeholder
+
     def replies(self) -> list[Any]:
         """The recorded calls, normalised in the order they completed."""
         with self._lock:
             entries = list(self._entries)
-        normaliser = Normaliser()
+            aliases = dict(self._aliases)
+        normaliser = Normaliser(aliases)
         return [normaliser.normalise(e) for e in entries]
 
 
@@ -174,10 +203,13 @@ def diff(expected: Any, actual: Any, path: str = "$") -> list[dict[str, Any]]:
 
 
 def filter_diffs(diffs: Iterable[Mapping[str, Any]], skip_paths: Sequence[str]) -> list[dict[str, Any]]:
-    """Drop differences at paths a test declared as known parity debt (fnmatch patterns)."""
-    return [
-        dict(d) for d in diffs if not any(fnmatch.fnmatchcase(str(d["path"]), p) for p in skip_paths)
-    ]
+    """Drop differences at paths a test declared as known parity debt.
+
+    Patterns are paths as the diff prints them, where `*` matches anything (`*.message`,
+    `$[*].reply*`); brackets are literal, so `$[1]` means the second reply.
+    """
+    patterns = [re.compile(".*".join(re.escape(part) for part in p.split("*"))) for p in skip_paths]
+    return [dict(d) for d in diffs if not any(p.fullmatch(str(d["path"])) for p in patterns)]
 
 
 class SnapshotStore:

@@ -124,7 +124,7 @@ def load_profile(path: Path) -> dict[str, Any]:
     for key in ("identity", "did", "emulator_limits"):
         if isinstance(data.get(key), str):
             data[key] = str((path.parent / data[key]).resolve())
-    return data
+    return dict(data)
 
 
 def build_config(options: Mapping[str, Any], profile: Mapping[str, Any]) -> TargetConfig:
@@ -167,8 +167,9 @@ def build_config(options: Mapping[str, Any], profile: Mapping[str, Any]) -> Targ
         upgrade_timeout=float(pick("upgrade_timeout") or 900.0),
     )
     if kind == "replica":
-        missing = [opt for opt, value in (("--url", config.url), ("--canister-id", pick("canister_id")))
-                   if not value]
+        missing = [
+            opt for opt, value in (("--url", config.url), ("--canister-id", pick("canister_id"))) if not value
+        ]
         if missing:
             raise TargetError(f"--target replica needs {' and '.join(missing)} (or a --profile with them)")
     elif config.url:
@@ -301,13 +302,18 @@ class Target:
         self.capabilities = frozenset(caps)
         return self
 
-    def close(self) -> None:
+    def close(self, keep_log: Path | None = None) -> None:
+        """Stop what the suite started; `keep_log` saves the emulator's log (the state goes)."""
         if self.admin is not None:
             self.admin.close()
         if getattr(self, "connection", None) is not None:
             self.connection.close()
         if self.process is not None:
             self.process.stop()
+            log = self.process.log_path
+            if keep_log is not None and log is not None and log.exists():
+                keep_log.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(log, keep_log)
         if self._state_root is not None:
             shutil.rmtree(self._state_root, ignore_errors=True)
 
@@ -344,7 +350,9 @@ class Target:
         try:
             self.service = DidService.from_text(text)
         except Exception as exc:
-            raise TargetError(f"the target's interface ({self.interface_source}) does not parse: {exc}") from exc
+            raise TargetError(
+                f"the target's interface ({self.interface_source}) does not parse: {exc}"
+            ) from exc
         self.did_text = text
         self.methods = frozenset(self.service.methods)
 
@@ -436,10 +444,15 @@ class Target:
             raise TargetError("this target's clock cannot be moved (no admin API)")
         self.admin.advance_clock(self.canister_id, seconds)
 
-    def inspect(self, view: str, **params: Any) -> Any:
+    def inspect(self, view: str, **params: Any) -> list[dict[str, Any]]:
+        """Rows of an admin inspection view (first page; the suite's principals own few rows)."""
         if self.admin is None:
             raise TargetError("this target's state cannot be inspected (no admin API)")
-        return self.admin.inspect(self.canister_id, view, **params)
+        found = self.admin.inspect(self.canister_id, view, **params)
+        rows = found.get(view) if isinstance(found, dict) else found
+        if not isinstance(rows, list):
+            raise TargetError(f"unexpected shape of admin view {view!r}: {found!r:.200}")
+        return rows
 
     def describe(self) -> dict[str, Any]:
         """What the report header, results file and matrix say about the target."""
@@ -483,4 +496,3 @@ def start_target(config: TargetConfig) -> Target:
     except BaseException:
         target.close()
         raise
-

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
+from clients.artifact.types import UploadStatus
+
 from .calls import SuiteClient
 from .kit import ANY_CODE, begin, new_id, put_all, refused, sha
 from .target import Target
@@ -37,7 +39,9 @@ def _expire_and_clean(target: Target, owner: str) -> dict[str, object]:
 
 
 @pytest.mark.needs("clock")
-def test_session_lives_until_its_lifetime(target: Target, alice: SuiteClient, blob: Callable[..., bytes]) -> None:
+def test_session_lives_until_its_lifetime(
+    target: Target, alice: SuiteClient, blob: Callable[..., bytes]
+) -> None:
     """Just before `created_at + lifetime` the session still takes chunks and commits."""
     data = blob(2000)
     staged = begin(alice, new_id(), data)
@@ -86,7 +90,9 @@ def test_expired_sessions_release_their_slots(target: Target, alice: SuiteClient
 
 
 @pytest.mark.needs("clock")
-def test_begin_after_expiry_is_a_new_session(target: Target, alice: SuiteClient, blob: Callable[..., bytes]) -> None:
+def test_begin_after_expiry_is_a_new_session(
+    target: Target, alice: SuiteClient, blob: Callable[..., bytes]
+) -> None:
     """An expired session is not resumed: the same begin afterwards starts a new, empty session."""
     mid, data = new_id(), blob(2000)
     staged = begin(alice, mid, data)
@@ -125,7 +131,9 @@ def test_cleanup_frees_expired_chunks_without_a_call(
 @pytest.mark.needs("clock")
 @pytest.mark.req("22.2", "6")
 @pytest.mark.task("1.7")
-def test_finished_sessions_answer_for_a_day(target: Target, alice: SuiteClient, blob: Callable[..., bytes]) -> None:
+def test_finished_sessions_answer_for_a_day(
+    target: Target, alice: SuiteClient, blob: Callable[..., bytes]
+) -> None:
     """A completed session keeps its record for at least 24 hours: a commit retry 23 hours later
     still returns the same success."""
     data = blob(1200)
@@ -135,12 +143,16 @@ def test_finished_sessions_answer_for_a_day(target: Target, alice: SuiteClient, 
     target.advance_clock(23 * 3600)
     again = alice.commit_asset(staged.session_id, sha(data))
     assert (again.final_hash, again.total_bytes) == (first.final_hash, first.total_bytes)
+    if "get_upload_progress" in target.methods:
+        assert alice.get_upload_progress(staged.session_id).status is UploadStatus.COMPLETED
 
 
 @pytest.mark.needs("clock", "upgrade", "inspect")
 @pytest.mark.req("23")
 @pytest.mark.task("1.2")
-def test_timers_run_again_after_an_upgrade(target: Target, alice: SuiteClient, blob: Callable[..., bytes]) -> None:
+def test_timers_run_again_after_an_upgrade(
+    target: Target, alice: SuiteClient, blob: Callable[..., bytes]
+) -> None:
     """After an upgrade the clean-up timer runs again: an expired session's chunks are freed."""
     staged = begin(alice, new_id(), blob(2000))
     put_all(alice, staged, [0])

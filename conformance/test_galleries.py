@@ -45,7 +45,9 @@ def test_my_galleries_are_exactly_mine(alice: SuiteClient, bob: SuiteClient) -> 
 
 
 @pytest.mark.method("store_gallery_forever", "get_user_galleries")
-def test_user_galleries_show_others_only_public(alice: SuiteClient, bob: SuiteClient, anon: SuiteClient) -> None:
+def test_user_galleries_show_others_only_public(
+    alice: SuiteClient, bob: SuiteClient, anon: SuiteClient
+) -> None:
     """`get_user_galleries(p)` is all of p's galleries for p itself, only p's public ones for anyone else."""
     private, public = _store(alice, is_public=False), _store(alice, is_public=True)
     assert {g.id for g in alice.get_user_galleries(alice.principal)} == {private, public}
@@ -78,7 +80,12 @@ def test_update_replaces_only_the_given_fields(alice: SuiteClient) -> None:
     alice.update_gallery(gid, GalleryUpdateData(description="new", is_public=True, memory_entries=entries))
     final = alice.get_gallery_by_id(gid)
     assert final is not None
-    assert (final.title, final.description, final.is_public, final.memory_entries) == ("after", "new", True, entries)
+    assert (final.title, final.description, final.is_public, final.memory_entries) == (
+        "after",
+        "new",
+        True,
+        entries,
+    )
 
 
 @pytest.mark.req("17.1", "17.3")

@@ -23,7 +23,8 @@ def test_method_has_contract_signature(target: Target, name: str) -> None:
         pytest.skip(f"{NOT_IMPLEMENTED}{name}")
     assert target.service is not None
     assert method_shape(target.service, name) == method_shape(target.contract, name), (
-        f"{name}: the target declares {target.service[name]!r:.200}, the contract {target.contract[name]!r:.200}"
+        f"{name}: the target declares {target.service[name]!r:.200}, "
+        f"the contract {target.contract[name]!r:.200}"
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from clients.artifact.types import MemoryType
@@ -78,7 +80,7 @@ def test_keys_are_compared_exactly(alice: SuiteClient, variant: str) -> None:
     assert "already" not in reply.message.lower(), f"{other!r} was treated as {key!r}: {reply.message}"
 
 
-BAD_KEYS = {
+BAD_KEYS: dict[str, Callable[[str, str], str]] = {
     "empty": lambda m, o: "",
     "id only": lambda m, o: m,
     "two parts": lambda m, o: f"{m}:metadata",
@@ -114,10 +116,14 @@ def test_oversized_metadata_is_refused_not_trapped(target: Target, alice: SuiteC
     limit = target.limits["max_metadata_size"]
     mid = new_id()
     with refused("Internal", "Metadata too large") as refusal:
-        alice.upsert_metadata(mid, MemoryType.NOTE, metadata(description="x" * (2 * limit)), metadata_key(mid))
+        alice.upsert_metadata(
+            mid, MemoryType.NOTE, metadata(description="x" * (2 * limit)), metadata_key(mid)
+        )
     assert refusal.error is not None and refusal.error.reject_code is None
     assert _presence(alice, mid) == (False, False)
-    ok = alice.upsert_metadata(mid, MemoryType.NOTE, metadata(description="x" * (limit // 2)), metadata_key(mid))
+    ok = alice.upsert_metadata(
+        mid, MemoryType.NOTE, metadata(description="x" * (limit // 2)), metadata_key(mid)
+    )
     assert ok.success
 
 
@@ -132,7 +138,10 @@ def test_metadata_of_another_principal_is_unauthorized(alice: SuiteClient, bob: 
         bob.upsert_metadata(mid, MemoryType.IMAGE, metadata(), metadata_key(mid, "bob"))
     assert _presence(alice, mid) == (True, False)
     assert _presence(bob, mid) == (False, False)
-    assert "already" in alice.upsert_metadata(mid, MemoryType.IMAGE, metadata(), metadata_key(mid, "alice")).message
+    assert (
+        "already"
+        in alice.upsert_metadata(mid, MemoryType.IMAGE, metadata(), metadata_key(mid, "alice")).message
+    )
 
 
 @pytest.mark.req("17.1")

@@ -10,7 +10,18 @@ import pytest
 from clients.artifact.types import GalleryUpdateData, MemoryType
 
 from .calls import SuiteClient
-from .kit import begin, gallery_data, memory_data, metadata, metadata_key, new_id, put_all, refused, require_methods, sha
+from .kit import (
+    begin,
+    gallery_data,
+    memory_data,
+    metadata,
+    metadata_key,
+    new_id,
+    put_all,
+    refused,
+    require_methods,
+    sha,
+)
 from .target import Target
 
 pytestmark = [pytest.mark.task("1.5"), pytest.mark.portable]

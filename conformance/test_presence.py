@@ -10,11 +10,23 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from clients.artifact.types import MemoryType
+from clients.artifact.types import GalleryMemoryEntry, MemoryType
 from clients.ic import generate_ed25519
 
 from .calls import SuiteClient
-from .kit import begin, metadata, metadata_key, new_id, put_all, refused, sha, sibling_id, upload
+from .kit import (
+    begin,
+    gallery_data,
+    metadata,
+    metadata_key,
+    new_id,
+    put_all,
+    refused,
+    sha,
+    sibling_id,
+    upload,
+)
+from .snapshot import Recorder
 from .target import Target
 
 pytestmark = [pytest.mark.task("1.3")]
@@ -42,7 +54,9 @@ def test_unknown_memory_is_absent(alice: SuiteClient) -> None:
 @pytest.mark.portable
 @pytest.mark.req("18.1", "18.3", "24.4")
 @pytest.mark.task("1.4")
-@pytest.mark.method("upsert_metadata", "get_memory_presence_icp", "begin_asset_upload", "put_chunk", "commit_asset")
+@pytest.mark.method(
+    "upsert_metadata", "get_memory_presence_icp", "begin_asset_upload", "put_chunk", "commit_asset"
+)
 def test_asset_present_flips_exactly_at_commit(alice: SuiteClient, blob: Callable[..., bytes]) -> None:
     """`asset_present` stays false while the upload is begun and every chunk is in, and becomes true
     exactly when the commit verified the SHA-256; metadata presence is independent of it."""
@@ -123,11 +137,14 @@ FRAGMENTS: dict[str, Callable[[str], str]] = {
 @pytest.mark.req("18.2", "25")
 @pytest.mark.method("get_memory_presence_icp", "get_memory_list_presence_icp")
 @pytest.mark.parametrize("fragment", sorted(FRAGMENTS))
-def test_presence_of_non_canonical_ids_is_refused(alice: SuiteClient, fragment: str) -> None:
+def test_presence_of_non_canonical_ids_is_refused(
+    alice: SuiteClient, recorder: Recorder, fragment: str
+) -> None:
     """Presence of something that merely resembles a stored id is `Internal("Invalid UUID: …")`,
     never an answer derived from substring matching."""
     mid = _with_metadata(alice)
     query = FRAGMENTS[fragment](mid)
+    recorder.alias(query, f"<{fragment} of a stored id>")
     with refused("Internal", "Invalid UUID"):
         alice.get_memory_presence_icp(query)
     with refused("Internal", "Invalid UUID"):
@@ -164,7 +181,9 @@ def test_limit_zero_means_the_default_page(target: Target, alice: SuiteClient) -
 @pytest.mark.req("22.4", "20.2")
 @pytest.mark.method("get_memory_list_presence_icp")
 @pytest.mark.parametrize("over", [1, 900])
-def test_limit_above_the_maximum_is_served_as_the_maximum(target: Target, alice: SuiteClient, over: int) -> None:
+def test_limit_above_the_maximum_is_served_as_the_maximum(
+    target: Target, alice: SuiteClient, over: int
+) -> None:
     """A limit above 100 is served as 100."""
     maximum = target.limits["presence_page_max"]
     ids = [new_id() for _ in range(maximum + 30)]
@@ -182,7 +201,7 @@ def test_limit_above_the_maximum_is_served_as_the_maximum(target: Target, alice:
 def test_cursor_walks_every_id_once(alice: SuiteClient, count: int, limit: int) -> None:
     """Following `cursor` while `has_more` yields every requested id exactly once, in order; the
     last page has `has_more = false` and no cursor, every other page a cursor."""
-    present = {_with_metadata(alice) for _ in range(min(count, 3))}
+    present = [_with_metadata(alice) for _ in range(min(count, 3))]
     ids = [*present, *(new_id() for _ in range(count - len(present)))]
     seen: list[str] = []
     cursor: str | None = None
@@ -258,3 +277,18 @@ def test_page_cost_does_not_grow_with_stored_memories(
         f"a page of 100 took {before * 1000:.1f} ms with few memories and {after * 1000:.1f} ms after "
         f"storing {total} more"
     )
+
+
+@pytest.mark.portable
+@pytest.mark.req("25")
+@pytest.mark.task("1.0")
+@pytest.mark.method("store_gallery_forever", "get_memory_presence_icp", "get_memory_list_presence_icp")
+def test_gallery_membership_does_not_make_memories_present(alice: SuiteClient) -> None:
+    """Web2 owns gallery membership and ICP reports per-memory presence only: listing memories in a
+    gallery stored on ICP makes none of them present."""
+    members = [new_id(), new_id()]
+    entries = tuple(GalleryMemoryEntry(mid, i) for i, mid in enumerate(members))
+    alice.store_gallery_forever(gallery_data(alice.principal, new_id(), entries=entries))
+    assert [_presence(alice, mid) for mid in members] == [(False, False), (False, False)]
+    page = alice.get_memory_list_presence_icp(members, None, 0)
+    assert [(r.metadata_present, r.asset_present) for r in page.results] == [(False, False), (False, False)]

@@ -87,7 +87,9 @@ def test_progress_of_an_expired_session(target: Target, alice: SuiteClient) -> N
 
 
 @pytest.mark.needs("clock")
-def test_time_estimate_comes_from_the_measured_rate(target: Target, alice: SuiteClient, blob: Callable[..., bytes]) -> None:
+def test_time_estimate_comes_from_the_measured_rate(
+    target: Target, alice: SuiteClient, blob: Callable[..., bytes]
+) -> None:
     """Once bytes arrived over measurable time, the estimate is a positive number of nanoseconds."""
     staged = begin(alice, new_id(), blob(4000))
     target.advance_clock(10)

@@ -44,10 +44,16 @@ def _content(target: Target, kind: str, sender: Any, memory_id: str, **changes: 
     if kind == "call":
         method = target.contract["upsert_metadata"]
         args = (memory_id, MemoryType.NOTE.to_candid(), metadata().to_candid(), metadata_key(memory_id))
-        return call_content(sender, target.canister_id, "upsert_metadata", encode_args(method.arg_types, args), **changes)
+        return call_content(
+            sender, target.canister_id, "upsert_metadata", encode_args(method.arg_types, args), **changes
+        )
     method = target.contract["get_memory_presence_icp"]
     return query_content(
-        sender, target.canister_id, "get_memory_presence_icp", encode_args(method.arg_types, (memory_id,)), **changes
+        sender,
+        target.canister_id,
+        "get_memory_presence_icp",
+        encode_args(method.arg_types, (memory_id,)),
+        **changes,
     )
 
 
@@ -79,7 +85,9 @@ def _sender(identity: Any) -> bytes:
 def test_correctly_signed_requests_are_accepted(target: Target, kind: str) -> None:
     """Control: the hand-built request the refusal tests break is accepted when intact."""
     identity = generate_ed25519()
-    response = _post(target, kind, build_envelope(_content(target, kind, _sender(identity), new_id()), identity))
+    response = _post(
+        target, kind, build_envelope(_content(target, kind, _sender(identity), new_id()), identity)
+    )
     assert _accepted(response), f"{response.status_code} {response.text[:200]!r}"
 
 

@@ -15,6 +15,8 @@ from .calls import SuiteClient
 from .kit import begin, new_id, refused, require_limit, sha, upload
 from .target import Target
 
+MIB = 1024 * 1024
+
 pytestmark = [
     pytest.mark.task("1.4"),
     pytest.mark.req("22.3"),
@@ -70,15 +72,18 @@ def test_daily_quota_is_a_sliding_24_hours(target: Target, alice: SuiteClient) -
 
 @pytest.mark.portable
 @pytest.mark.method("put_chunk", "commit_asset")
-def test_byte_quota_counts_committed_bytes(target: Target, alice: SuiteClient, blob: Callable[..., bytes]) -> None:
+def test_byte_quota_counts_committed_bytes(
+    target: Target, alice: SuiteClient, blob: Callable[..., bytes]
+) -> None:
     """A begin whose `total_size` would take the caller's committed bytes over the byte quota is
     `Internal("Quota exceeded: …")`; exactly up to the quota is accepted."""
-    max_size = target.limits["max_asset_size"]
-    quota = require_limit(target, "byte_quota", at_most=max_size, why=" (above the max asset size)")
-    committed = blob(2000)
-    upload(alice, new_id(), committed)
+    max_size, max_chunk = target.limits["max_asset_size"], target.limits["max_chunk_size"]
+    quota = require_limit(target, "byte_quota", at_most=max_size + 8 * MIB, why=" (commit it first)")
+    # Commit enough that the rest of the quota fits in one asset, so the quota (not the size limit)
+    # is what refuses the next begin.
+    committed = blob(max(2000, quota - max_size + 1000))
+    upload(alice, new_id(), committed, chunk_size=max_chunk)
     remaining = quota - len(committed)
-    max_chunk = target.limits["max_chunk_size"]
 
     def count_for(size: int) -> int:
         return max(1, math.ceil(size / max_chunk))
@@ -94,10 +99,12 @@ def test_byte_quota_counts_committed_bytes(target: Target, alice: SuiteClient, b
 @pytest.mark.method("put_chunk", "commit_asset")
 def test_byte_quota_is_per_caller(target: Target, alice: SuiteClient, bob: SuiteClient) -> None:
     """One caller's committed bytes do not count against another's quota."""
-    max_size = target.limits["max_asset_size"]
-    quota = require_limit(target, "byte_quota", at_most=max_size, why=" (above the max asset size)")
-    upload(alice, new_id(), b"a" * 100)
-    max_chunk = target.limits["max_chunk_size"]
-    reply = bob.begin_asset_upload(new_id(), sha(b"bob"), max(1, math.ceil(quota / max_chunk)), quota)
+    max_size, max_chunk = target.limits["max_asset_size"], target.limits["max_chunk_size"]
+    quota = require_limit(target, "byte_quota", at_most=max_size + 8 * MIB, why=" (commit it first)")
+    committed = max(2000, quota - max_size + 1000)
+    upload(alice, new_id(), b"a" * committed, chunk_size=max_chunk)
+    size = min(max_size, quota)
+    assert committed + size > quota, "the test must put alice over the quota to prove anything"
+    reply = bob.begin_asset_upload(new_id(), sha(b"bob"), max(1, math.ceil(size / max_chunk)), size)
     assert reply.session is not None
     bob.cancel_upload(reply.session.session_id)

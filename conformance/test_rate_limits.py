@@ -94,7 +94,9 @@ def test_concurrent_begins_never_exceed_the_limit(
     caller = make_caller("alice")
     outcomes = _concurrent_begins([caller], 3 * limit + 1)["alice"]
     errors = [o for o in outcomes if isinstance(o, ArtifactError)]
-    assert len(outcomes) - len(errors) == limit, f"{len(outcomes) - len(errors)} sessions began, limit {limit}"
+    assert len(outcomes) - len(errors) == limit, (
+        f"{len(outcomes) - len(errors)} sessions began, limit {limit}"
+    )
     assert all(e.code == "Internal" and e.message.startswith("Rate limit exceeded") for e in errors), [
         str(e) for e in errors
     ]

@@ -3,6 +3,7 @@ contract's ten refusals that applies, in the contract's order."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -64,12 +65,16 @@ def test_session_ids_are_unguessable(alice: SuiteClient) -> None:
         alphabet = set(sid)
         if alphabet <= set("0123456789abcdef") or alphabet <= set("0123456789ABCDEF"):
             bits_per_char = 4.0
-        elif alphabet <= set("abcdefghijklmnopqrstuvwxyz234567-") or alphabet <= set("0123456789abcdefghijklmnopqrstuv"):
+        elif alphabet <= set("abcdefghijklmnopqrstuvwxyz234567-") or alphabet <= set(
+            "0123456789abcdefghijklmnopqrstuv"
+        ):
             bits_per_char = 5.0
         else:
             bits_per_char = math.log2(64)
-        assert len(sid.replace("-", "")) * bits_per_char >= 128, f"{sid!r} is too short to hold 128 random bits"
-    for a, b in zip(ids, ids[1:], strict=False):
+        assert len(sid.replace("-", "")) * bits_per_char >= 128, (
+            f"{sid!r} is too short to hold 128 random bits"
+        )
+    for a, b in itertools.pairwise(ids):
         same = sum(x == y for x, y in zip(a, b, strict=False))
         assert same <= len(a) // 2, f"consecutive session ids {a!r} and {b!r} look sequential"
 
@@ -103,7 +108,9 @@ def test_total_size_limit(target: Target, alice: SuiteClient) -> None:
     prefix = f"File size exceeds {label} limit" if label else "File size exceeds"
     count = math.ceil((max_size + 1) / max_chunk)
     with refused("Internal", prefix):
-        alice.begin_asset_upload(new_id(), "ab" * 32, min(count, target.limits["max_chunk_count"]), max_size + 1)
+        alice.begin_asset_upload(
+            new_id(), "ab" * 32, min(count, target.limits["max_chunk_count"]), max_size + 1
+        )
     at_max = math.ceil(max_size / max_chunk)
     if at_max <= target.limits["max_chunk_count"]:
         reply = alice.begin_asset_upload(new_id(), "ab" * 32, at_max, max_size)
@@ -151,7 +158,10 @@ def test_boundary_chunk_counts_are_accepted(target: Target, alice: SuiteClient) 
     max_chunk, max_count = target.limits["max_chunk_size"], target.limits["max_chunk_count"]
     for count, size in ((max_count, max_count), (2, 2 * max_chunk), (1, 0)):
         reply = alice.begin_asset_upload(new_id(), "ab" * 32, count, size)
-        assert reply.session is not None and (reply.session.chunk_count, reply.session.total_size) == (count, size)
+        assert reply.session is not None and (reply.session.chunk_count, reply.session.total_size) == (
+            count,
+            size,
+        )
         alice.cancel_upload(reply.session.session_id)
 
 
@@ -206,7 +216,9 @@ def test_begin_again_resumes_the_active_session(alice: SuiteClient, blob: Callab
 @pytest.mark.req("22.2")
 @pytest.mark.method("cancel_upload")
 @pytest.mark.parametrize("change", ["chunk count", "hash"])
-def test_begin_with_other_parameters_is_a_new_session(alice: SuiteClient, blob: Callable[..., bytes], change: str) -> None:
+def test_begin_with_other_parameters_is_a_new_session(
+    alice: SuiteClient, blob: Callable[..., bytes], change: str
+) -> None:
     """A begin for the same memory with another chunk count or hash is not a resume."""
     mid, data = new_id(), blob(2000)
     first = begin(alice, mid, data)

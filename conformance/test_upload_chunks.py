@@ -76,7 +76,10 @@ def test_identical_retry_is_counted_once(alice: SuiteClient, blob: Callable[...,
     staged = begin(alice, new_id(), data)
     first = alice.put_chunk(staged.session_id, 0, staged.chunks[0])
     retry = alice.put_chunk(staged.session_id, 0, staged.chunks[0])
-    assert retry.success and (retry.chunk_index, retry.bytes_received) == (0, first.bytes_received) == (0, 1000)
+    assert retry.success and (retry.chunk_index, retry.bytes_received) == (0, first.bytes_received) == (
+        0,
+        1000,
+    )
     assert alice.put_chunk(staged.session_id, 1, staged.chunks[1]).bytes_received == 2000
     reply = alice.commit_asset(staged.session_id, sha(data))
     assert reply.total_bytes == len(data)
@@ -117,7 +120,9 @@ def test_unknown_session_is_not_found(alice: SuiteClient) -> None:
 @pytest.mark.req("6", "22.2")
 @pytest.mark.method("cancel_upload")
 @pytest.mark.parametrize("finished_by", ["cancel", "commit"])
-def test_finished_session_takes_no_chunks(alice: SuiteClient, blob: Callable[..., bytes], finished_by: str) -> None:
+def test_finished_session_takes_no_chunks(
+    alice: SuiteClient, blob: Callable[..., bytes], finished_by: str
+) -> None:
     """A cancelled or committed session accepts no more chunks (the caller must begin again).
 
     The contract requires the refusal but not its code, so any `ICPErrorCode` passes."""

@@ -9,15 +9,18 @@ from collections.abc import Callable
 import pytest
 
 from clients.artifact.types import (
+    BlobRef,
     GalleryStorageStatus,
     GalleryUpdateData,
     MemoryAccess,
     MemoryBlobKind,
+    MemoryData,
     MemoryType,
 )
 
 from .calls import SuiteClient
 from .kit import begin, gallery_data, memory_data, metadata, metadata_key, new_id, refused, require_methods
+from .snapshot import Recorder
 from .target import Target
 
 pytestmark = [pytest.mark.task("1.0"), pytest.mark.portable]
@@ -77,7 +80,9 @@ def test_storing_the_same_gallery_again_is_idempotent(alice: SuiteClient) -> Non
 
 @pytest.mark.req("26", "24.5")
 @pytest.mark.method("add_memory_to_capsule", "get_memory_from_capsule")
-def test_memory_is_stored_under_the_given_id_with_contract_defaults(alice: SuiteClient, blob: Callable[..., bytes]) -> None:
+def test_memory_is_stored_under_the_given_id_with_contract_defaults(
+    alice: SuiteClient, blob: Callable[..., bytes]
+) -> None:
     """`add_memory_to_capsule` stores the memory under the given id: type Image, name
     "Memory <id>", octet-stream, Image metadata sized by the inline data, Private, data as sent."""
     mid = new_id()
@@ -163,11 +168,15 @@ def _refuse_bad_id(caller: SuiteClient, method: str, bad: str) -> None:
         "begin_asset_upload",
     ],
 )
-def test_non_canonical_ids_are_refused(target: Target, alice: SuiteClient, method: str, kind: str) -> None:
+def test_non_canonical_ids_are_refused(
+    target: Target, alice: SuiteClient, recorder: Recorder, method: str, kind: str
+) -> None:
     """Anything but a canonical lowercase hyphenated UUID v4 is refused with `Invalid UUID`
     (`Internal("Invalid UUID: …")` for ICPResult methods, a message prefix otherwise)."""
     require_methods(target, method)
-    _refuse_bad_id(alice, method, BAD_IDS[kind]())
+    bad = BAD_IDS[kind]()
+    recorder.alias(bad, f"<{kind} id>")
+    _refuse_bad_id(alice, method, bad)
 
 
 @pytest.mark.req("26", "17.1")
@@ -222,3 +231,16 @@ def test_gallery_owner_must_be_the_caller(alice: SuiteClient, bob: SuiteClient, 
     with refused(None, "Unauthorized"):
         alice.store_gallery_forever(data)
     assert alice.get_gallery_by_id(gid) is None
+
+
+@pytest.mark.req("18.1", "26")
+@pytest.mark.method("add_memory_to_capsule", "get_memory_from_capsule")
+@pytest.mark.parametrize("size", [16, 31, 33])
+def test_blob_hash_must_be_a_sha256(alice: SuiteClient, size: int) -> None:
+    """`BlobRef.hash` is null or 32 bytes (a SHA-256); any other length is refused and nothing is
+    stored."""
+    mid = new_id()
+    sent = MemoryData(BlobRef(MemoryBlobKind.ICP_CAPSULE, "icp://x", b"\x01" * size), b"data")
+    with refused(None):
+        alice.add_memory_to_capsule(mid, sent)
+    assert alice.get_memory_from_capsule(mid) is None

@@ -1,15 +1,16 @@
 """Render a finished run's reports as the Markdown recorded in docs/loadtests.md.
 
-``python -m loadtests.report reports/loadtests/full`` reads ``<name>_stats.csv`` (Locust's own numbers)
-and ``<name>_gates.json`` (the gate verdict, user mix and worker count) from that directory.
+``python -m loadtests.report reports/loadtests/full`` reads ``<name>_gates.json`` from that directory:
+the gate verdict, the user mix, the worker count and every name's final statistics.
 
-Why a generator instead of copying numbers by hand: the recorded tables must be exactly what the run
-wrote, and the next person repeating the run should get the same layout to compare against.
+Why the gate JSON and not Locust's ``_stats.csv``: Locust rewrites the CSV every couple of seconds
+and not once more at shutdown, so it misses the last requests; the JSON is written by the gate
+listener from the final statistics, the same numbers the gates judged. Why a generator at all: the
+recorded tables must be exactly what the run measured, in a layout the next run can be compared to.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -20,63 +21,65 @@ __all__ = ["render_markdown"]
 CANISTER_TYPES = ("query", "update")
 
 
-def _load(directory: Path) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    gates_files = sorted(directory.glob("*_gates.json"))
-    if not gates_files:
+def _load(directory: Path) -> dict[str, Any]:
+    found = sorted(directory.glob("*_gates.json"))
+    if not found:
         raise FileNotFoundError(f"no *_gates.json in {directory}: was the run made with --csv?")
-    gates = json.loads(gates_files[0].read_text(encoding="utf-8"))
-    stats_file = gates_files[0].with_name(gates_files[0].name.replace("_gates.json", "_stats.csv"))
-    with stats_file.open(newline="", encoding="utf-8") as fh:
-        rows = [row for row in csv.DictReader(fh) if row["Name"] != "Aggregated"]
-    return gates, rows
+    document: dict[str, Any] = json.loads(found[0].read_text(encoding="utf-8"))
+    return document
 
 
-def _ms(value: str) -> str:
-    number = float(value or 0)
-    return f"{number / 1000:.1f} s" if number >= 10_000 else f"{number:.0f}"
+def _ms(value: float) -> str:
+    return f"{value / 1000:.1f} s" if value >= 10_000 else f"{value:.0f}"
 
 
 def render_markdown(directory: Path) -> str:
-    gates, rows = _load(directory)
-    duration = float(gates.get("duration_s") or 0.0)
-    calls = [r for r in rows if r["Type"] in CANISTER_TYPES]
-    call_count = sum(int(r["Request Count"]) for r in calls)
-    users = ", ".join(f"{name} x{count}" for name, count in gates["users"].items())
-    workers = gates.get("workers") or 0
+    run = _load(directory)
+    methods: list[dict[str, Any]] = run["methods"]
+    duration = float(run.get("duration_s") or 0.0)
+    calls = sum(int(m["requests"]) for m in methods if m["request_type"] in CANISTER_TYPES)
+    rate = calls / duration if duration else 0.0
+    events_rate = run["total_requests"] / duration if duration else 0.0
+    users = ", ".join(f"{name} x{count}" for name, count in run["users"].items())
+    workers = run.get("workers") or 0
+    verdict = "PASSED" if run["passed"] else "FAILED"
     lines = [
-        f"- profile `{gates['profile']}`, {sum(gates['users'].values())} users ({users}), "
+        f"- profile `{run['profile']}`, {sum(run['users'].values())} users ({users}), "
         + (f"{workers} workers + 1 master" if workers else "one local Locust process"),
-        f"- duration {duration:.0f} s of load; {gates['total_requests']} events, "
-        f"{call_count} canister calls = **{call_count / duration if duration else 0:.1f} calls/s** "
-        f"({gates['total_requests'] / duration if duration else 0:.1f} events/s incl. whole-operation events)",
-        f"- unexpected failures: {gates['total_failures']}; gates: **{'PASSED' if gates['passed'] else 'FAILED'}**",
+        f"- duration {duration:.0f} s of load; {run['total_requests']} events, "
+        f"{calls} canister calls = **{rate:.1f} calls/s** ({events_rate:.1f} events/s incl. "
+        "whole-operation events)",
+        f"- unexpected failures: {run['total_failures']}; gates: **{verdict}**",
         "",
         "| type | name | requests | failures | req/s | p50 ms | p95 ms | p99 ms | max ms |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in sorted(rows, key=lambda r: (r["Type"] not in CANISTER_TYPES, r["Type"], r["Name"])):
+    ordered = sorted(
+        methods, key=lambda m: (m["request_type"] not in CANISTER_TYPES, m["request_type"], m["name"])
+    )
+    for m in ordered:
         lines.append(
-            f"| {r['Type']} | `{r['Name']}` | {r['Request Count']} | {r['Failure Count']} | "
-            f"{float(r['Requests/s']):.2f} | {_ms(r['50%'])} | {_ms(r['95%'])} | {_ms(r['99%'])} | "
-            f"{_ms(r['Max Response Time'])} |"
+            f"| {m['request_type']} | `{m['name']}` | {m['requests']} | {m['failures']} | {m['rps']:.2f} | "
+            f"{_ms(m['p50'])} | {_ms(m['p95'])} | {_ms(m['p99'])} | {_ms(m.get('max', 0.0))} |"
         )
-    gallery = next((r for r in rows if r["Name"] == gates.get("gallery_event")), None)
     lines.append("")
-    if gallery is not None and int(gallery["Request Count"]) > 0:
+    gallery = next((m for m in methods if m["name"] == run.get("gallery_event")), None)
+    if gallery is not None and gallery["requests"] > 0:
         lines.append(
-            f"- time to store one gallery (`{gallery['Name']}`, metadata + asset + presence for every memory, "
-            f"then `store_gallery_forever`): {gallery['Request Count']} galleries, "
-            f"median {float(gallery['50%']) / 1000:.1f} s, min {float(gallery['Min Response Time']) / 1000:.1f} s, "
-            f"max {float(gallery['Max Response Time']) / 1000:.1f} s"
+            f"- time to store one gallery (`{gallery['name']}`: metadata + asset + presence for every "
+            f"memory, then `store_gallery_forever`): {gallery['requests']} galleries, "
+            f"median {gallery['p50'] / 1000:.1f} s, mean {gallery['avg'] / 1000:.1f} s, "
+            f"max {gallery.get('max', 0.0) / 1000:.1f} s"
         )
-    invariant = next((g for g in gates["gates"] if g["gate"] == "rate-limit invariant"), None)
+    invariant = next((g for g in run["gates"] if g["gate"] == "rate-limit invariant"), None)
     if invariant is not None:
         lines.append(
             f"- rate-limit invariant (no principal above the active-session limit): {invariant['observed']}"
         )
     lines += ["", "| gate | threshold | observed | result |", "|---|---|---|---|"]
-    for g in gates["gates"]:
-        lines.append(f"| {g['gate']} | {g['threshold']} | {g['observed']} | {'pass' if g['passed'] else 'FAIL'} |")
+    for g in run["gates"]:
+        result = "pass" if g["passed"] else "FAIL"
+        lines.append(f"| {g['gate']} | {g['threshold']} | {g['observed']} | {result} |")
     return "\n".join(lines) + "\n"
 
 

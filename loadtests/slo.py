@@ -67,6 +67,7 @@ class MethodStats:
     p99: float
     avg: float = 0.0
     rps: float = 0.0
+    max: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +123,8 @@ def evaluate(
         observed = f"BROKEN ({violations} of {checks} checks)" + (
             f": {invariant.details[0]}" if invariant.details else ""
         )
-    elif checks == 0 and probers_expected:
-        observed = "never checked"
+    elif checks == 0:
+        observed = "never checked" if probers_expected else "not exercised (the profile runs no prober)"
     else:
         observed = f"held in {checks} checks"
     gates.append(
@@ -159,6 +160,7 @@ def collect(stats: RequestStats, exceptions: Mapping[Any, Mapping[str, Any]] | N
             p99=float(e.get_response_time_percentile(0.99) or 0),
             avg=float(e.avg_response_time),
             rps=float(e.total_rps),
+            max=float(e.max_response_time or 0),
         )
         for e in sorted(stats.entries.values(), key=lambda e: (str(e.method), str(e.name)))
     )

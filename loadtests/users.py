@@ -243,15 +243,7 @@ class GalleryStorer(ArtifactUser):
         memory_ids = [self.new_id() for _ in range(s.gallery_size)]
         gallery_id = self.new_id()
         with self.measure("gallery", self.ctx.profile.gallery_event) as m:
-            store = functools.partial(self._store_one, gallery_id)
-            if s.asset_concurrency == 1:
-                m.length = sum(store(mid) for mid in memory_ids)
-            else:
-                pool = Pool(s.asset_concurrency)
-                try:
-                    m.length = sum(pool.imap_unordered(store, memory_ids))
-                finally:
-                    pool.kill()
+            m.length = self._store_all(gallery_id, memory_ids, s.asset_concurrency)
             missing = [
                 p.memory_id for p in self.presence(memory_ids, s.presence_page_size) if not p.fully_present
             ]
@@ -272,6 +264,37 @@ class GalleryStorer(ArtifactUser):
                 GalleryData(gallery=gallery, owner_principal=self.principal)
             )
             self.check("gallery_stored", reply.gallery_id == gallery_id, f"stored as {reply.gallery_id}")
+
+    def _store_all(self, gallery_id: str, memory_ids: Sequence[str], concurrency: int) -> int:
+        """Store every memory, ``concurrency`` at a time; stop starting new ones after a failure.
+
+        Errors are caught inside the pool's greenlets and re-raised here, because a greenlet that dies
+        with an exception also gets its traceback printed by gevent's hub, for a failure that the
+        client has already reported as an event.
+        """
+        stored = [0]
+        errors: list[Exception] = []
+
+        def one(memory_id: str) -> None:
+            if errors:
+                return
+            try:
+                stored[0] += self._store_one(gallery_id, memory_id)
+            except Exception as exc:
+                errors.append(exc)
+
+        pool = Pool(concurrency)
+        try:
+            for memory_id in memory_ids:
+                if errors:
+                    break
+                pool.spawn(one, memory_id)  # blocks while `concurrency` uploads are in flight
+            pool.join()
+        finally:
+            pool.kill()
+        if errors:
+            raise errors[0]
+        return stored[0]
 
     def _store_one(self, gallery_id: str, memory_id: str) -> int:
         return self.store_memory(
@@ -327,31 +350,40 @@ class RateLimitProber(ArtifactUser):
         before = self.active_sessions()
         self.check("prober_starts_clean", not before, f"{len(before)} sessions still active before the burst")
         payloads = [(self.new_id(), self.rng.randbytes(16)) for _ in range(burst)]
-        jobs = [gevent.spawn(self._begin, mid, data) for mid, data in payloads]
+        jobs = [gevent.spawn(self._begin, mid, data) for mid, data in payloads]  # all at once
         gevent.joinall(jobs)
+        outcomes: list[tuple[UploadSession | None, Exception | None]] = [g.value for g in jobs]
         opened = [
-            (g.value, data) for g, (_, data) in zip(jobs, payloads, strict=True) if g.successful() and g.value
+            (session, data)
+            for (session, _), (_, data) in zip(outcomes, payloads, strict=True)
+            if session is not None
         ]
         try:
-            failed = [g.exception for g in jobs if not g.successful()]
-            if failed and failed[0] is not None:
+            failed = [exc for _, exc in outcomes if exc is not None]
+            if failed:
                 raise failed[0]
             active = self.active_sessions()
             self._judge(limit, burst, len(opened), len(active))
         finally:
             self._finish(opened)
 
-    def _begin(self, memory_id: str, data: bytes) -> UploadSession | None:
+    def _begin(self, memory_id: str, data: bytes) -> tuple[UploadSession | None, Exception | None]:
+        """One begin: (session, None), (None, None) when refused for the limit, or (None, error).
+
+        Errors are returned rather than raised so gevent does not print each as a dead greenlet.
+        """
         digest = hashlib.sha256(data).hexdigest()
         try:
             reply = self.client.begin_asset_upload(memory_id, digest, 1, len(data))
         except RateLimitedError as exc:
             if exc.code == "Internal":
-                return None  # the expected refusal; already counted as begin_asset_upload:rate_limited
-            raise
+                return None, None  # the expected refusal; counted as begin_asset_upload:rate_limited
+            return None, exc
+        except Exception as exc:
+            return None, exc
         if reply.session is not None:
             self.held.add(reply.session.session_id)
-        return reply.session
+        return reply.session, None
 
     def _judge(self, limit: int, burst: int, opened: int, active: int) -> None:
         self.ctx.invariant.checks += 1

@@ -51,9 +51,12 @@ canister_id=${canister_id:-uxrrr-q7777-77774-qaaaq-cai}
 scratch=$(mktemp -d)
 pids=()
 cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Newest first: workers still stopping their users must not see the emulator vanish under them.
+  local i
+  for (( i = ${#pids[@]} - 1; i >= 0; i-- )); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
   rm -rf "$scratch"
 }
 trap cleanup EXIT

@@ -26,14 +26,18 @@ async def _body(request: web.Request) -> bytes:
             f"Request body is too large: {request.content_length} bytes exceed the "
             f"{MAX_INGRESS_BYTES} byte limit.",
         )
-    data = bytearray()
+    # Blocks are collected and joined once: appending to a bytearray and converting it to bytes
+    # copied every 1 MiB chunk two more times than needed.
+    blocks: list[bytes] = []
+    size = 0
     async for block in request.content.iter_any():  # read() alone may return a partial body
-        data += block
-        if len(data) > MAX_INGRESS_BYTES:
+        size += len(block)
+        if size > MAX_INGRESS_BYTES:
             raise ProtocolError(
                 413, f"Request body is too large: more than {MAX_INGRESS_BYTES} bytes exceed the limit."
             )
-    return bytes(data)
+        blocks.append(block)
+    return blocks[0] if len(blocks) == 1 else b"".join(blocks)
 
 
 def _respond(reply: HttpReply, request: web.Request | None = None) -> web.Response:

@@ -7,7 +7,6 @@ Method types come from the vectors' own `signature` strings (agent-js renderings
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,8 +31,9 @@ from emulator.candid import (
     resolve,
 )
 from emulator.principal import Principal
+from tests.vectors import CONTRACT_CANDID_PATH
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "contract-candid-vectors.json"
+VECTORS = CONTRACT_CANDID_PATH
 
 if not VECTORS.is_file():
     pytest.skip(f"golden vectors not found at {VECTORS}", allow_module_level=True)

@@ -16,11 +16,11 @@ import pytest
 
 from emulator.candid import decode_args, parse_did
 from emulator.canisters.artifact import ArtifactCanister
-from tests.conftest import SHARED
+from tests.vectors import contract_candid
 
 rust_parser = pytest.importorskip("_ic_candid_core._ic_candid_core")
 
-VECTORS = json.loads((SHARED / "vectors" / "contract-candid-vectors.json").read_text())["methods"]
+VECTORS = contract_candid()["methods"]
 DID_PATH = Path(__file__).resolve().parents[2] / "emulator" / "canisters" / "artifact" / "artifact.did"
 
 # Methods of the contract (sections 2.2, 2.3) with their modes.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,8 +42,9 @@ from clients.artifact.types import (
     VideoMetadata,
 )
 from clients.ic.candid import DidService, decode_reply, encode_args
+from tests.vectors import CONTRACT_CANDID_PATH
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "contract-candid-vectors.json"
+VECTORS = CONTRACT_CANDID_PATH
 SERVICE = DidService.from_text(load_artifact_did())
 PRINCIPAL = "yavxl-ppty4-enezb-hcalr-cdgzv-zoexx-7od3c-urvk6-rfzs4-552ct-7ae"
 MID = "660e8400-e29b-41d4-a716-446655440001"

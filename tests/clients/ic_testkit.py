@@ -11,10 +11,8 @@ message layout reuse client code, and vectors V1-V4 and V7 pin those separately.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import cbor2
@@ -29,9 +27,10 @@ from clients.ic.certificates import BLS_DER_PREFIX, decode_cbor
 from clients.ic.envelope import request_id
 from clients.ic.identity import ED25519_DER_PREFIX
 from clients.ic.signatures import query_response_signable
+from tests.vectors import ic_http
 
 # A copy of the shared agent-js vectors (see /work/shared/vectors/README.md), kept next to the tests.
-VECTORS: dict[str, Any] = json.loads((Path(__file__).parent / "vectors" / "ic-http-vectors.json").read_text())
+VECTORS: dict[str, Any] = ic_http()
 CANISTER = "rrkah-fqaaa-aaaaa-aaaaq-cai"
 
 

@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 SLO = SloSettings(max_failure_ratio=0.0, p95_ms={"put_chunk": 500.0, "gallery:store_1000": 60_000.0})
 
 
-def row(name: str, requests: int = 100, failures: int = 0, p95: float = 50.0, kind: str = "update") -> MethodStats:
+def row(
+    name: str, requests: int = 100, failures: int = 0, p95: float = 50.0, kind: str = "update"
+) -> MethodStats:
     return MethodStats(kind, name, requests, failures, p50=p95 / 2, p95=p95, p99=p95 * 1.5)
 
 
@@ -37,7 +39,9 @@ def healthy() -> list[MethodStats]:
     ]
 
 
-def verdict(stats: RunStats, invariant: InvariantState | None = None, probers: bool = True) -> dict[str, bool]:
+def verdict(
+    stats: RunStats, invariant: InvariantState | None = None, probers: bool = True
+) -> dict[str, bool]:
     gates = evaluate(stats, SLO, invariant or InvariantState(), probers_expected=probers)
     return {g.gate: g.passed for g in gates}
 
@@ -141,6 +145,7 @@ class FakeEntry:
     percentiles: dict[float, int]
     avg_response_time: float = 10.0
     total_rps: float = 2.0
+    max_response_time: float = 99.0
 
     def get_response_time_percentile(self, percent: float) -> int:
         return self.percentiles[percent]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.process import DEFAULT_ID, EmulatorProcess
 from loadtests.profile import load_profile
 from loadtests.slo import INVARIANT_NAME
 
@@ -43,3 +44,43 @@ def test_smoke_profile_passes_its_gates(tmp_path: Path) -> None:
     gates = json.loads((tmp_path / "smoke_gates.json").read_text())
     assert gates["passed"] is True and all(g["passed"] for g in gates["gates"])
     assert (tmp_path / "smoke.html").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_a_canister_admitting_one_session_too_many_fails_the_run(tmp_path: Path) -> None:
+    """End to end, through a worker: the break is seen on the worker and reaches the master's gate."""
+    emulator = EmulatorProcess(
+        tmp_path / "state",
+        canisters=[f"artifact={DEFAULT_ID}"],
+        extra_args=["--quiet", "--limit", "max_active_sessions=4", "--limit", "daily_upload_quota=1000000"],
+    ).start()
+    try:
+        proc = subprocess.run(
+            [
+                "bash",
+                "scripts/loadtest.sh",
+                "--profile",
+                "smoke",
+                "--url",
+                emulator.url,
+                "--canister-id",
+                DEFAULT_ID,
+                "--workers",
+                "1",
+                "--report-dir",
+                str(tmp_path / "r"),
+                "--",
+                "--run-time",
+                "15s",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    finally:
+        emulator.stop()
+    assert proc.returncode == 1, proc.stdout[-6000:] + proc.stderr[-6000:]
+    gate = next(line for line in proc.stdout.splitlines() if line.startswith("rate-limit invariant"))
+    assert "BROKEN" in gate and gate.rstrip().endswith("FAIL")
+    assert "begins accepted" in gate, "the worker's invariant message reached the master"

@@ -7,10 +7,8 @@ directly, so a bug shared with `emulator.protocol.auth` would have to be made tw
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import cbor2
@@ -20,8 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from emulator.principal import Principal
+from tests.vectors import ic_http
 
-VECTORS: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "ic-http-vectors.json").read_text())
+VECTORS: dict[str, Any] = ic_http()
 
 ED25519_PREFIX = bytes.fromhex("302a300506032b6570032100")
 REQUEST_DOMAIN = b"\x0aic-request"
