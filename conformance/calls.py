@@ -63,12 +63,6 @@ class SuiteClient(ArtifactClient):
         """Record into another test's recorder (clients made by module-scoped fixtures)."""
         self._recorder = recorder
 
-    def with_options(self, **options: Any) -> ArtifactClient:
-        """The uploader derives clients with `with_options`; keep them observed too."""
-        clone = super().with_options(**options)
-        clone.__class__ = type(self)
-        return clone
-
     def call_icp(self, method: str, *args: Any) -> Any:
         """Call an `ICPResult` method with arguments the typed method would not send as given
         (e.g. an empty idempotency key, which `upsert_metadata` replaces by a computed one); the

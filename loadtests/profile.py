@@ -89,7 +89,7 @@ class UserSettings:
 class GallerySettings(UserSettings):
     gallery_size: int
     asset_size: SizeDistribution
-    asset_concurrency: int
+    memory_concurrency: int
     presence_page_size: int
 
 
@@ -282,19 +282,20 @@ def _size(raw: Mapping[str, Any], name: str, target: TargetSettings) -> SizeDist
 def _gallery(raw: Mapping[str, Any], target: TargetSettings) -> GallerySettings:
     name = "GalleryStorer"
     _only(
-        raw, name, {"count", "wait", "gallery_size", "asset_size", "asset_concurrency", "presence_page_size"}
+        raw, name, {"count", "wait", "gallery_size", "asset_size", "memory_concurrency", "presence_page_size"}
     )
     settings = GallerySettings(
         **_common(raw, name),
         gallery_size=_int(raw, "gallery_size", minimum=1),
         asset_size=_size(raw, name, target),
-        asset_concurrency=_int(raw, "asset_concurrency", default=1, minimum=1),
+        memory_concurrency=_int(raw, "memory_concurrency", default=1, minimum=1),
         presence_page_size=_int(raw, "presence_page_size", default=target.presence_page_size, minimum=1),
     )
-    if settings.asset_concurrency > target.max_active_sessions:
+    if settings.memory_concurrency > target.max_active_sessions:
         raise ProfileError(
-            f"users.{name}.asset_concurrency ({settings.asset_concurrency}) above target.max_active_sessions "
-            f"({target.max_active_sessions}) would make the storer hit its own rate limit"
+            f"users.{name}.memory_concurrency ({settings.memory_concurrency}) above "
+            f"target.max_active_sessions ({target.max_active_sessions}) would make the storer hit its own "
+            "rate limit"
         )
     if settings.presence_page_size > target.presence_page_size:
         raise ProfileError(f"users.{name}.presence_page_size exceeds target.presence_page_size")

@@ -8,8 +8,10 @@ users never share.
 Outcome conventions (also in docs/loadtests.md):
 
 * canister calls: one event each, fired by ``LocustArtifactClient`` (``query``/``update``);
-* ``gallery:store_<N>`` (type ``gallery``): one whole gallery, from the first metadata write to
-  ``store_gallery_forever``; ``upload:multi_chunk`` (type ``asset``): one big asset, begin to verified;
+* ``gallery:store_<N>`` (type ``gallery``): one whole gallery through the client's orchestrator
+  (``clients.artifact.orchestrator.store_gallery``: a presence pass in pages of 100, then per memory
+  metadata, asset and presence, then ``store_gallery_forever``) plus a final presence check of every
+  memory in pages of 100; ``upload:multi_chunk`` (type ``asset``): one big asset, begin to verified;
 * ``invariant:max_active_sessions`` (type ``invariant``): one event per prober check, a failure when a
   principal held more active sessions than the limit (and the run's invariant flag is set);
 * ``check:<what>`` (type ``check``): fired only when a reply is wrong though the call succeeded
@@ -24,23 +26,20 @@ import hashlib
 import itertools
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import gevent
-from gevent.pool import Pool
 from locust import User, task
 from locust.env import Environment
 from locust.exception import RescheduleTask
 
 from clients.artifact.errors import RateLimitedError
+from clients.artifact.orchestrator import store_gallery
 from clients.artifact.types import (
-    Gallery,
-    GalleryData,
-    GalleryMemoryEntry,
     MemoryPresence,
     MemoryType,
     SimpleMemoryMetadata,
@@ -53,6 +52,7 @@ from clients.ic import generate_ed25519
 from .client import LocustArtifactClient, mark_reported, was_reported
 from .context import LoadContext, context_for
 from .events import fire_request
+from .fixtures import gallery_manifest, new_uuid, scratch_directory
 from .profile import UserSettings
 from .sizes import SizeDistribution, SyntheticAsset
 
@@ -178,7 +178,7 @@ class ArtifactUser(User):
 
     @staticmethod
     def new_id() -> str:
-        return str(uuid.uuid4())
+        return new_uuid()
 
     def metadata(self, title: str, size: int, content_type: str) -> SimpleMemoryMetadata:
         now = time.time_ns()
@@ -235,71 +235,27 @@ class ArtifactUser(User):
 
 
 class GalleryStorer(ArtifactUser):
-    """Stores whole galleries: N memories (metadata + a small asset each), presence, then the gallery."""
+    """Stores whole galleries with the client's orchestrator, then re-checks presence page by page."""
 
     @canister_task()
     def store_gallery(self) -> None:
         s = self.ctx.profile.gallery
-        memory_ids = [self.new_id() for _ in range(s.gallery_size)]
-        gallery_id = self.new_id()
-        with self.measure("gallery", self.ctx.profile.gallery_event) as m:
-            m.length = self._store_all(gallery_id, memory_ids, s.asset_concurrency)
-            missing = [
-                p.memory_id for p in self.presence(memory_ids, s.presence_page_size) if not p.fully_present
-            ]
-            self.check(
-                "gallery_present", not missing, f"{len(missing)} of {len(memory_ids)} memories not present"
-            )
-            entries = tuple(
-                GalleryMemoryEntry(memory_id=mid, position=i, is_featured=i == 0, gallery_metadata="{}")
-                for i, mid in enumerate(memory_ids)
-            )
-            gallery = Gallery(
-                id=gallery_id,
-                owner_principal=self.principal,
-                title=f"Load test gallery {gallery_id[:8]}",
-                memory_entries=entries,
-            )
-            reply = self.client.store_gallery_forever(
-                GalleryData(gallery=gallery, owner_principal=self.principal)
-            )
-            self.check("gallery_stored", reply.gallery_id == gallery_id, f"stored as {reply.gallery_id}")
-
-    def _store_all(self, gallery_id: str, memory_ids: Sequence[str], concurrency: int) -> int:
-        """Store every memory, ``concurrency`` at a time; stop starting new ones after a failure.
-
-        Errors are caught inside the pool's greenlets and re-raised here, because a greenlet that dies
-        with an exception also gets its traceback printed by gevent's hub, for a failure that the
-        client has already reported as an event.
-        """
-        stored = [0]
-        errors: list[Exception] = []
-
-        def one(memory_id: str) -> None:
-            if errors:
-                return
-            try:
-                stored[0] += self._store_one(gallery_id, memory_id)
-            except Exception as exc:
-                errors.append(exc)
-
-        pool = Pool(concurrency)
-        try:
-            for memory_id in memory_ids:
-                if errors:
-                    break
-                pool.spawn(one, memory_id)  # blocks while `concurrency` uploads are in flight
-            pool.join()
-        finally:
-            pool.kill()
-        if errors:
-            raise errors[0]
-        return stored[0]
-
-    def _store_one(self, gallery_id: str, memory_id: str) -> int:
-        return self.store_memory(
-            memory_id, self.ctx.profile.gallery.asset_size, f"memory of {gallery_id[:8]}"
-        )
+        with scratch_directory() as scratch:
+            manifest = gallery_manifest(Path(scratch), self.rng, s.gallery_size, s.asset_size)
+            memory_ids = [m.id for m in manifest.memories]
+            with self.measure("gallery", self.ctx.profile.gallery_event) as m:
+                outcome = store_gallery(
+                    self.client,
+                    manifest,
+                    memory_concurrency=s.memory_concurrency,
+                    chunk_concurrency=1,
+                    chunk_size=self.ctx.profile.target.max_chunk_size,
+                )
+                error = next((o.error for o in outcome.memories if o.error), outcome.error)
+                self.check("gallery_complete", outcome.status == "complete", f"{outcome.counts}: {error}")
+                absent = [p for p in self.presence(memory_ids, s.presence_page_size) if not p.fully_present]
+                self.check("gallery_present", not absent, f"{len(absent)} of {len(memory_ids)} not present")
+                m.length = sum(o.upload.size for o in outcome.memories if o.upload is not None)
 
 
 class BigUploader(ArtifactUser):

@@ -11,4 +11,4 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   bash scripts/setup.sh
 fi
-PYTHONPATH=. exec .venv/bin/python -m benchmarks.run --command "scripts/bench.sh $*" "$@"
+PYTHONPATH=. exec .venv/bin/python -m benchmarks.run --command "scripts/bench.sh${*:+ $*}" "$@"

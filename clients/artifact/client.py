@@ -325,7 +325,11 @@ class ArtifactClient:
         idempotency_key: str | None = None,
     ) -> MetadataResponse:
         """Upsert; the key defaults to ``<memoryId>:metadata:<sha256 of the canonical metadata>``."""
-        key = idempotency_key or metadata_idempotency_key(memory_id, memory_type, metadata)
+        key = (
+            idempotency_key
+            if idempotency_key is not None
+            else metadata_idempotency_key(memory_id, memory_type, metadata)
+        )
         args = (memory_id, memory_type.to_candid(), metadata.to_candid(), key)
         return self._icp("upsert_metadata", args, MetadataResponse)
 

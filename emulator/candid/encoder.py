@@ -231,8 +231,9 @@ def _value(t: Type, v: Any, out: bytearray) -> None:
 
 def _vector(elem: Type, v: Any, out: bytearray) -> None:
     if resolve(elem) is NAT8 and isinstance(v, bytes | bytearray | memoryview):
-        raw = bytes(v)
-        out += encode_uleb(len(raw)) + raw
+        # Appended in two steps: concatenating first made one more copy of a blob of up to 2 MiB.
+        out += encode_uleb(len(v) if isinstance(v, bytes) else memoryview(v).nbytes)
+        out += v
         return
     if not isinstance(v, list | tuple):
         raise CandidError(f"expected a list for a vec, got {type(v).__name__}")

@@ -54,6 +54,7 @@ def replica_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Suit
                 upgrade,
                 "--profile",
                 str(profile),
+                "--snapshot-compare",
             ],
             root / "report",
             timeout=600,
@@ -116,3 +117,20 @@ def test_reports_are_written(replica_run: tuple[SuiteRun, str, Path]) -> None:
     assert (
         html.startswith("<!doctype html>") and "<script" not in html and "http" not in html.split("<body>")[0]
     )
+
+
+def test_replies_match_the_committed_snapshots(replica_run: tuple[SuiteRun, str, Path]) -> None:
+    """Parity in CI: the replica path's normalised replies equal the snapshots recorded against the
+    emulator (same code behind both). A difference means the emulator's replies changed: re-record
+    with `bash scripts/conformance.sh --snapshot-update` and review the diff of conformance/snapshots."""
+    run, _, _ = replica_run
+    statuses: dict[str, list[str]] = {}
+    for r in run.results["results"]:
+        statuses.setdefault(r["snapshot"]["status"], []).append(r["nodeid"])
+    assert not statuses.get("differs"), [
+        (r["nodeid"], r["snapshot"]["diffs"][:3])
+        for r in run.results["results"]
+        if r["snapshot"]["status"] == "differs"
+    ]
+    assert not statuses.get("missing"), statuses.get("missing")
+    assert len(statuses["match"]) > 200

@@ -69,7 +69,7 @@ def mutated(change: Any) -> dict[str, Any]:
         (lambda lt: lt["users"]["GalleryStorer"].update(gallery_sise=10), "unknown keys"),
         (lambda lt: lt["users"].update(Uploader={"count": 1}), "unknown keys"),
         (lambda lt: lt["users"]["RateLimitProber"].update(burst=3), "must exceed"),
-        (lambda lt: lt["users"]["GalleryStorer"].update(asset_concurrency=4), "own rate limit"),
+        (lambda lt: lt["users"]["GalleryStorer"].update(memory_concurrency=4), "own rate limit"),
         (lambda lt: lt["emulator"]["limits"].update(max_active_sessions=5), "set both or neither"),
         (lambda lt: lt["users"]["BigUploader"]["asset_size"].update(min=1024), "multi-chunk"),
         (lambda lt: lt["users"]["PresenceReader"].update(wait=[2, 1]), "wait must be"),
