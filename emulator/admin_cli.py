@@ -7,13 +7,18 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from clients.admin import AdminClient, AdminError
 from emulator.server.config import DEFAULT_ADMIN_PORT, DEFAULT_CANISTER_ID
+
+if TYPE_CHECKING:
+    from clients.admin import AdminClient
 
 
 def _client(args: argparse.Namespace) -> AdminClient:
+    # Imported here: starting the emulator should not pay for the HTTP client it does not use.
+    from clients.admin import AdminClient
+
     return AdminClient(args.admin_url, args.admin_token)
 
 
@@ -30,6 +35,8 @@ def _fault_rule(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from clients.admin import AdminError
+
     cid = args.canister_id
     try:
         with _client(args) as admin:

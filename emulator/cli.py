@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from clients import cli as client_cli
+from clients import cli_args as client_cli
 from emulator import admin_cli
 from emulator.canisters import load_kind
 from emulator.principal import Principal

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from clients.cli_args import DEFAULT_CANISTER_ID
 from clients.ic.candid import DidService, decode_reply, encode_args
 from clients.ic.identity import principal_of
 
@@ -76,7 +77,6 @@ __all__ = [
     "metadata_idempotency_key",
 ]
 
-DEFAULT_CANISTER_ID = "uxrrr-q7777-77774-qaaaq-cai"
 DID_PATH = Path(__file__).resolve().parents[2] / "emulator" / "canisters" / "artifact" / "artifact.did"
 """Where the canister's interface lives, both in a checkout and in an installed wheel (package data)."""
 
