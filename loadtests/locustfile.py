@@ -20,11 +20,12 @@ import logging
 import os
 from typing import Any
 
+import httpx
 from locust import events
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
 from locust.exception import LocustError
-from locust.runners import WorkerRunner
+from locust.runners import LocalRunner, WorkerRunner
 
 from clients.artifact.client import DEFAULT_CANISTER_ID
 from loadtests import gates
@@ -59,6 +60,23 @@ def configure(environment: Environment, **_: Any) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if isinstance(environment.runner, WorkerRunner):
         return
+    try:
+        _configure(environment)
+    except LocustError as exc:
+        # Exit 2, not Locust's 1: scripts and CI read 1 as "a gate failed", this is "nothing was run".
+        log.error("%s", exc)
+        raise SystemExit(2) from exc
+
+
+def _check_reachable(host: str) -> None:
+    """A local run fails fast on a wrong --host instead of six users dying with tracebacks."""
+    try:
+        httpx.get(f"{host.rstrip('/')}/api/v2/status", timeout=10.0).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise LocustError(f"cannot reach the target {host}: {exc}") from exc
+
+
+def _configure(environment: Environment) -> None:
     profile = profile_for(environment)
     options = environment.parsed_options
     assert options is not None  # profile_for raised otherwise
@@ -73,6 +91,8 @@ def configure(environment: Environment, **_: Any) -> None:
             f"profile {profile.name} runs {wanted} users (fixed counts per class) but -u/users is "
             f"{options.num_users}; change the counts in the profile instead"
         )
+    if isinstance(environment.runner, LocalRunner) and environment.host:
+        _check_reachable(environment.host)
     gates.install(environment)
     log.info(
         "profile %s: %s",
