@@ -4,8 +4,7 @@ Why instrument ``ArtifactClient._invoke`` (a subclass) rather than wrap each pub
 one place every method of the typed client passes through, including the calls that the client's
 own ``upload()`` makes from its chunk threads. A wrapper around the public methods would miss those,
 and the per-method tables (``put_chunk``, ``commit_asset``...) would then be empty for exactly the
-traffic that matters. ``with_options`` is overridden because the uploader clones the client for its
-workers, and the base class clones into a plain ``ArtifactClient``.
+traffic that matters.
 
 What one event says:
 
@@ -135,11 +134,6 @@ class LocustArtifactClient(ArtifactClient):
         self.request_event = request_event
         self.expected_rate_limits = frozenset(expected_rate_limits)
         self.principal_text = self.principal  # derived once; every event carries it
-
-    def with_options(self, **changes: Any) -> ArtifactClient:
-        clone = super().with_options(**changes)
-        clone.__class__ = type(self)  # keep the instrumentation on the uploader's worker clones
-        return clone
 
     def request_type(self, method: str) -> str:
         return "query" if self.service[method].is_query else "update"

@@ -223,9 +223,17 @@ def store_gallery(
             on_memory(outcome)
 
     workers = max(1, min(memory_concurrency, client.limits.max_active_sessions))
-    with ThreadPoolExecutor(workers, thread_name_prefix="memory") as pool:
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="memory")
+    try:
         for fut in [pool.submit(process, s) for s in order]:
             fut.result()
+    except BaseException:
+        # Interrupted (Ctrl-C, a stopping load-test user) or failed: drop the memories not started
+        # yet instead of uploading them all before the exception can surface.
+        abort.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
     ordered = tuple(outcomes[s.id] for s in specs)
     counts = {

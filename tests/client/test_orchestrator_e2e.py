@@ -182,3 +182,27 @@ def test_leftover_sessions_are_resumed_first_and_gallery_is_updated(
     assert renamed.status == "complete" and "updated" in (renamed.gallery_message or "")
     gallery = client.get_gallery_by_id(manifest.gallery.id)
     assert gallery is not None and gallery.title == "Renamed" and len(gallery.memory_entries) == 3
+
+
+def test_an_interrupted_gallery_stops_instead_of_uploading_every_remaining_memory(
+    client: ArtifactClient, tmp_path: Path
+) -> None:
+    """Ctrl-C (or a stopping load-test user) surfaces at once; memories not started are not uploaded."""
+    path, contents = write_gallery(tmp_path, 30, size=1024)
+    finished: list[str] = []
+
+    def interrupt_after_two(outcome: Any) -> None:
+        finished.append(outcome.memory_id)
+        if len(finished) == 2:
+            raise KeyboardInterrupt
+
+    try:
+        store_gallery(client, load_manifest(path), memory_concurrency=2, on_memory=interrupt_after_two)
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the interrupt was swallowed")
+    present = [p for p in client.iter_memory_presence(list(contents), 100) if p.asset_present]
+    # At most the memories already in flight when the interrupt came (concurrency 2) may finish.
+    assert 2 <= len(present) <= 4
+    assert client.get_gallery_by_id(load_manifest(path).gallery.id) is None
