@@ -15,7 +15,9 @@ from typing import Any
 
 from clients.ic import Connection
 
-DID = (Path(__file__).resolve().parents[2] / "emulator" / "canisters" / "artifact" / "artifact.did").read_text()
+DID = (
+    Path(__file__).resolve().parents[2] / "emulator" / "canisters" / "artifact" / "artifact.did"
+).read_text()
 CANISTER = "uxrrr-q7777-77774-qaaaq-cai"
 
 

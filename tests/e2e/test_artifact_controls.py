@@ -57,10 +57,14 @@ def test_expiry_releases_the_slot_and_the_timer_frees_chunk_bytes(art: Artifact,
 
     admin.advance_clock(CANISTER, 31 * MINUTE)  # the clean-up timer is due and fires on the advance
 
-    assert art.error("put_chunk", sessions[0]["session_id"], 1, data[1000:2000]) == {"Internal": "Session expired"}
+    assert art.error("put_chunk", sessions[0]["session_id"], 1, data[1000:2000]) == {
+        "Internal": "Session expired"
+    }
     after = admin.inspect(CANISTER, "sessions", owner=owner)
     assert {s["status"] for s in after["sessions"]} == {"Expired"}
-    assert sum(s["stored_bytes"] for s in after["sessions"]) == 0, "the timer freed untouched sessions' chunks"
+    assert sum(s["stored_bytes"] for s in after["sessions"]) == 0, (
+        "the timer freed untouched sessions' chunks"
+    )
     assert art.progress(sessions[1]["session_id"])["status"] == {"Expired": None}
     fresh = art.begin(new_id(), data, 3)  # slots released
     assert fresh["chunks_received"] == [False, False, False]
@@ -80,7 +84,9 @@ def test_twenty_concurrent_begins_leave_exactly_three_active_sessions(art: Artif
     assert len(refused) == 17
     assert all(m.startswith("Rate limit exceeded: 3 concurrent uploads (max 3)") for m in refused)
     listed = art.ok("get_user_upload_sessions")["sessions"]
-    assert sorted(s["session_id"] for s in listed) == sorted(r["data"][0]["session"][0]["session_id"] for r in ok)
+    assert sorted(s["session_id"] for s in listed) == sorted(
+        r["data"][0]["session"][0]["session_id"] for r in ok
+    )
 
 
 # -- fault rules, each observed by the real client ---------------------------------------------------
@@ -132,7 +138,9 @@ def test_fault_latency_delays_then_executes(emu: EmulatorProcess, admin: AdminCl
     assert time.monotonic() - started >= 0.3  # a lower bound set by the rule, not a performance claim
 
 
-def test_fault_drop_reply_executes_but_the_client_sees_a_failure(emu: EmulatorProcess, admin: AdminClient) -> None:
+def test_fault_drop_reply_executes_but_the_client_sees_a_failure(
+    emu: EmulatorProcess, admin: AdminClient
+) -> None:
     conn = Connection(emu.url, generate_ed25519())
     before = _counter(conn)
     admin.add_fault(action="drop_reply", method="inc", count=1)
@@ -157,7 +165,9 @@ def test_fault_probability_and_listing(admin: AdminClient) -> None:
 def test_admin_requires_the_token_except_for_health(emu: EmulatorProcess) -> None:
     assert httpx.get(f"{emu.admin_url}/health").status_code == 200
     assert httpx.get(f"{emu.admin_url}/canisters").status_code == 401
-    assert httpx.get(f"{emu.admin_url}/canisters", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert (
+        httpx.get(f"{emu.admin_url}/canisters", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    )
 
 
 def test_openapi_lists_every_route(admin: AdminClient, emu: EmulatorProcess) -> None:

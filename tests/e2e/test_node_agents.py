@@ -44,7 +44,14 @@ def test_official_agents(
         "ARTIFACT_CANISTER_ID": DEFAULT_ID,
     }
     result = subprocess.run(
-        ["node", "--test", "--test-concurrency=1", "--test-reporter=spec", "agents.test.mjs", "artifact_upload.test.mjs"],
+        [
+            "node",
+            "--test",
+            "--test-concurrency=1",
+            "--test-reporter=spec",
+            "agents.test.mjs",
+            "artifact_upload.test.mjs",
+        ],
         cwd=NODE_DIR,
         env=env,
         capture_output=True,
