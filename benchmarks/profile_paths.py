@@ -28,9 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.common import MIB, emulator
+from clients.artifact import ArtifactClient
 from clients.ic import Connection, generate_ed25519
 from emulator.process import DEFAULT_ID, EXAMPLE_ID
-from tests.e2e.artifact_calls import Artifact
 
 EMPTY_ARGS = b"DIDL\x00\x00"
 
@@ -74,18 +74,19 @@ def drive(path: str, url: str, seconds: float, mib: int, concurrency: int) -> Ca
                 conn.query_raw(EXAMPLE_ID, "get", EMPTY_ARGS)
 
     else:
-        art = Artifact(conn, DEFAULT_ID)
+        art = ArtifactClient(conn, DEFAULT_ID)
         chunk = hashlib.sha256(b"x").digest() * (MIB // 32)
         digest = hashlib.sha256()
         for _ in range(mib):
             digest.update(chunk)
 
         def run() -> None:
-            session = art.ok("begin_asset_upload", str(uuid.uuid4()), digest.hexdigest(), mib, mib * MIB)
-            sid = session["session"][0]["session_id"]
+            begun = art.begin_asset_upload(str(uuid.uuid4()), digest.hexdigest(), mib, mib * MIB)
+            assert begun.session is not None
+            sid = begun.session.session_id
             with ThreadPoolExecutor(concurrency) as pool:
-                list(pool.map(lambda i: art.put(sid, i, chunk), range(mib)))
-            art.ok("commit_asset", sid, digest.hexdigest())
+                list(pool.map(lambda i: art.put_chunk(sid, i, chunk), range(mib)))
+            art.commit_asset(sid, digest.hexdigest())
 
     return run
 

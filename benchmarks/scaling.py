@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from clients.artifact import ArtifactClient, upload
 from clients.ic import Connection, generate_ed25519
 from emulator.canisters.artifact import ArtifactCanister
 from emulator.canisters.artifact.records import SimpleMemoryMetadata
@@ -30,7 +31,6 @@ from emulator.runtime.canister import CallContext
 from emulator.runtime.clock import CanisterClock
 from emulator.runtime.host import CanisterHost
 from emulator.runtime.stable_store import StableStore
-from tests.e2e.artifact_calls import Artifact
 
 CID = Principal.from_text(DEFAULT_ID)
 MEMORIES_PER_OWNER = 100
@@ -82,23 +82,25 @@ def populate(state_dir: Path, memories: int) -> None:
 def measure(state_dir: Path, reps: int) -> dict[str, float]:
     proc = EmulatorProcess(state_dir, canisters=[f"artifact={DEFAULT_ID}"], extra_args=["--quiet"]).start()
     try:
-        art = Artifact(Connection(proc.url, generate_ed25519()))
+        art = ArtifactClient(Connection(proc.url, generate_ed25519()), DEFAULT_ID)
         ids = [str(uuid.uuid4()) for _ in range(100)]
         for memory_id in ids[:10]:
-            art.upload(memory_id, memory_id.encode(), 1024)
+            upload(art, memory_id, memory_id.encode(), chunk_size=1024)
         presence, begin = [], []
         for _ in range(reps):
             t = time.perf_counter()
-            page = art.ok("get_memory_list_presence_icp", ids, [], 100)
+            page = art.get_memory_list_presence_icp(ids, None, 100)
             presence.append(time.perf_counter() - t)
-            assert len(page["results"]) == 100
+            assert len(page.results) == 100
         data = b"bench"
+        digest = hashlib.sha256(data).hexdigest()
         for _ in range(reps):
             memory_id = str(uuid.uuid4())
             t = time.perf_counter()
-            session = art.begin(memory_id, data, 1)
+            begun = art.begin_asset_upload(memory_id, digest, 1, len(data))
             begin.append(time.perf_counter() - t)
-            art.ok("cancel_upload", session["session_id"])
+            assert begun.session is not None
+            art.cancel_upload(begun.session.session_id)
         return {
             "presence_100_ms": statistics.median(presence) * 1e3,
             "begin_asset_upload_ms": statistics.median(begin) * 1e3,

@@ -19,9 +19,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from clients.artifact import ArtifactClient
 from clients.ic import Connection, generate_ed25519
 from emulator.process import DEFAULT_ID, EmulatorProcess
-from tests.e2e.artifact_calls import Artifact
 
 MIB = 1024 * 1024
 
@@ -56,7 +56,7 @@ def run(mib: int, concurrency: int = 4) -> dict[str, float]:
         assert proc.proc is not None
         pid = proc.proc.pid
         try:
-            art = Artifact(Connection(proc.url, generate_ed25519()))
+            art = ArtifactClient(Connection(proc.url, generate_ed25519()), DEFAULT_ID)
             digest = hashlib.sha256()
             for i in range(mib):
                 digest.update(chunk(i))
@@ -75,15 +75,17 @@ def run(mib: int, concurrency: int = 4) -> dict[str, float]:
             started = time.perf_counter()
             memory_id = str(uuid.uuid4())
             try:
-                session = art.ok("begin_asset_upload", memory_id, digest.hexdigest(), mib, size)["session"][0]
+                begun = art.begin_asset_upload(memory_id, digest.hexdigest(), mib, size)
+                assert begun.session is not None
+                sid = begun.session.session_id
                 with ThreadPoolExecutor(concurrency) as pool:
-                    list(pool.map(lambda i: art.put(session["session_id"], i, chunk(i)), range(mib)))
-                commit = art.ok("commit_asset", session["session_id"], digest.hexdigest())
+                    list(pool.map(lambda i: art.put_chunk(sid, i, chunk(i)), range(mib)))
+                commit = art.commit_asset(sid, digest.hexdigest())
                 elapsed = time.perf_counter() - started
             finally:
                 stop.set()
                 sampler.join()
-            assert commit["total_bytes"] == size
+            assert commit.total_bytes == size
         finally:
             proc.stop()
     return {
