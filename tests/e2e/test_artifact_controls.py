@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -129,13 +128,22 @@ def test_fault_http_status_on_queries_and_calls(emu: EmulatorProcess, admin: Adm
     assert _counter(conn) == before
 
 
-def test_fault_latency_delays_then_executes(emu: EmulatorProcess, admin: AdminClient) -> None:
+def test_fault_latency_holds_the_call_then_executes(emu: EmulatorProcess, admin: AdminClient) -> None:
+    """Ordering, not timing: while the delayed update is held, a query answers and sees no change yet."""
     conn = Connection(emu.url, generate_ed25519())
     before = _counter(conn)
-    admin.add_fault(action="latency", method="inc", count=1, latency_ms=300)
-    started = time.monotonic()
-    assert _inc(conn) == before + 1
-    assert time.monotonic() - started >= 0.3  # a lower bound set by the rule, not a performance claim
+    admin.add_fault(action="latency", method="inc", count=1, latency_ms=3000)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_inc, conn)
+        for _ in range(10_000):  # the rule is consumed when the held call arrives
+            if not admin.faults():
+                break
+        else:
+            raise AssertionError("the delayed update never reached the emulator")
+        assert _counter(conn) == before
+        assert not pending.done(), "the update was answered without being held"
+        assert pending.result() == before + 1
+    assert _counter(conn) == before + 1
 
 
 def test_fault_drop_reply_executes_but_the_client_sees_a_failure(
