@@ -5,6 +5,6 @@
 # its reports (matrix, JUnit) in reports/conformance/emulator/. Extra arguments go to the first pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --node
+bash scripts/setup.sh --node --system
 .venv/bin/python -m pytest "$@"
 bash scripts/conformance.sh --snapshot-compare -q
