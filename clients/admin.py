@@ -38,6 +38,10 @@ class AdminClient:
         self.close()
 
     def _req(self, method: str, path: str, **kwargs: Any) -> Any:
+        if method != "GET":
+            # The admin API refuses state-changing requests of CORS-"simple" content types (a web page
+            # could send those cross-site), so even a bodiless POST names JSON.
+            kwargs["headers"] = {"Content-Type": "application/json", **kwargs.get("headers", {})}
         try:
             r = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:

@@ -145,6 +145,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
 async def serve(config: EmulatorConfig, port_file: Path | None) -> None:
     from aiohttp import web
 
+    from emulator.server.admin_guard import ADMIN_LISTENER
     from emulator.server.app import create_apps
 
     app, admin_app = create_apps(config)
@@ -156,6 +157,8 @@ async def serve(config: EmulatorConfig, port_file: Path | None) -> None:
     await web.TCPSite(admin_runner, config.admin_host, config.admin_port).start()
     port = runner.addresses[0][1]
     admin_port = admin_runner.addresses[0][1]
+    # The admin app's Host/Origin rules need the real port (known only now when --admin-port 0).
+    admin_app[ADMIN_LISTENER].port = admin_port
     info = {
         "url": f"http://{config.host}:{port}",
         "port": port,

@@ -8,6 +8,7 @@ that canister's worker thread, so admin actions interleave with messages exactly
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import zipfile
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from emulator.canisters import load_kind
 from emulator.principal import Principal, PrincipalError
 from emulator.runtime.clock import ClockError
 from emulator.runtime.host import CanisterHost
+from emulator.server.admin_guard import ADMIN_LISTENER, ZIP_TYPE, AdminListener, same_origin_guard
 from emulator.server.admin_openapi import OPENAPI
 from emulator.server.faults import FaultRule, FaultRuleError
 from emulator.server.metrics import EmulatorMetrics
@@ -27,8 +29,8 @@ from emulator.server.replica import Replica
 
 REPLICA_KEY: web.AppKey[Replica] = web.AppKey("admin_replica")
 METRICS_KEY: web.AppKey[EmulatorMetrics] = web.AppKey("admin_metrics")
-TOKEN_KEY: web.AppKey[str | None] = web.AppKey("admin_token")
 SNAPSHOT_FORMAT = 1
+log = logging.getLogger("emulator.admin")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -39,20 +41,26 @@ class AdminError(Exception):
 
 
 @web.middleware
-async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    token = request.app[TOKEN_KEY]
-    if (
-        token is not None
-        and request.path not in ("/health", "/ready")
-        and (request.headers.get("Authorization") != f"Bearer {token}")
-    ):
-        return web.json_response({"error": "missing or wrong bearer token"}, status=401)
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure answers JSON `{"error": reason}`; nothing reaches aiohttp's bare HTML 500."""
     try:
         return await handler(request)
     except AdminError as exc:
         return web.json_response({"error": exc.message}, status=exc.status)
     except (FaultRuleError, ClockError, ValueError) as exc:
         return web.json_response({"error": str(exc)}, status=400)
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            return web.json_response({"error": exc.reason}, status=exc.status, headers=_allow(exc))
+        raise
+    except Exception as exc:  # the last line of defence; tests show malformed input never gets here
+        log.exception("admin %s %s failed", request.method, request.path)
+        return web.json_response({"error": f"internal error: {type(exc).__name__}"}, status=500)
+
+
+def _allow(exc: web.HTTPException) -> dict[str, str]:
+    allow = exc.headers.get("Allow")
+    return {"Allow": allow} if allow else {}
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
@@ -274,12 +282,18 @@ async def delete_fault(request: web.Request) -> web.Response:
 
 
 def create_admin_app(
-    replica: Replica, metrics_registry: EmulatorMetrics, token: str | None
+    replica: Replica,
+    metrics_registry: EmulatorMetrics,
+    token: str | None,
+    bind_host: str = "127.0.0.1",
 ) -> web.Application:
-    app = web.Application(middlewares=[errors_and_auth], client_max_size=1024**4)
+    """The admin app; whoever binds it must set `app[ADMIN_LISTENER].port` before serving."""
+    app = web.Application(middlewares=[errors, same_origin_guard], client_max_size=1024**4)
     app[REPLICA_KEY] = replica
     app[METRICS_KEY] = metrics_registry
-    app[TOKEN_KEY] = token
+    app[ADMIN_LISTENER] = AdminListener(
+        bind_host=bind_host, token=token, upload_types={("PUT", "/snapshot"): ZIP_TYPE}
+    )
     r = app.router
     r.add_get("/health", health)
     r.add_get("/ready", ready)

@@ -84,7 +84,9 @@ def create_apps(config: EmulatorConfig) -> tuple[web.Application, web.Applicatio
     """The IC interface app and the admin app, sharing one replica; the IC app owns its lifecycle."""
     metrics = EmulatorMetrics()
     replica = build_replica(config, metrics)
-    return create_app(config, replica), create_admin_app(replica, metrics, config.admin_token)
+    return create_app(config, replica), create_admin_app(
+        replica, metrics, config.admin_token, bind_host=config.admin_host
+    )
 
 
 def create_app(config: EmulatorConfig, replica: Replica | None = None) -> web.Application:
