@@ -3,6 +3,11 @@
 The row is written in the call's own transaction, so the trail and the state it describes cannot
 disagree: a call that traps leaves neither. Refusals are logged too, because "who tried to write
 what they do not own" is the question an audit trail exists to answer.
+
+Both refusals and the trail itself are bounded, because an anonymous caller can make refused calls
+for free: caller-supplied text is cut to `MAX_AUDIT_TEXT` characters before it is recorded (a 2 MB
+"memory id" leaves a 100-byte row, not a 2 MB one), and the trail keeps only the newest
+`audit_retention_rows` rows, pruned a few at a time on insert through the primary key.
 """
 
 from __future__ import annotations
@@ -42,7 +47,22 @@ def outcome_of(result: Any) -> str:
     return "ok"
 
 
-def record(db: sqlite3.Connection, entry: AuditEntry, duration_ms: float) -> None:
+MAX_AUDIT_TEXT = 80
+"""Longest caller-supplied text kept in a row: a canonical UUID is 36, a session id 40 characters."""
+
+PRUNE_BATCH = 16
+"""Rows pruned per insert at most: twice as many rows leave as arrive, so a lowered retention catches up
+without one call deleting a million rows."""
+
+
+def bounded(value: str | None) -> str | None:
+    """Caller-supplied text as the trail stores it: cut, with the original length, when too long."""
+    if value is None or len(value) <= MAX_AUDIT_TEXT:
+        return value
+    return f"{value[:MAX_AUDIT_TEXT]}…(+{len(value) - MAX_AUDIT_TEXT} chars)"
+
+
+def record(db: sqlite3.Connection, entry: AuditEntry, duration_ms: float, *, keep_rows: int) -> None:
     if entry.memory_id is None and entry.session_id is not None:
         row = db.execute(
             "SELECT memory_id FROM af_sessions WHERE session_id = ?", (entry.session_id,)
@@ -56,13 +76,21 @@ def record(db: sqlite3.Connection, entry: AuditEntry, duration_ms: float) -> Non
             entry.principal.raw,
             entry.method,
             entry.artifact,
-            entry.gallery_id,
-            entry.memory_id,
-            entry.session_id,
+            bounded(entry.gallery_id),
+            bounded(entry.memory_id),
+            bounded(entry.session_id),
             entry.bytes,
-            entry.outcome,
+            # An outcome can quote caller text (a refusal's message); 4x the id bound keeps it readable.
+            entry.outcome
+            if len(entry.outcome) <= 4 * MAX_AUDIT_TEXT
+            else entry.outcome[: 4 * MAX_AUDIT_TEXT] + "…",
             duration_ms,
         ),
+    )
+    newest = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+    db.execute(
+        "DELETE FROM af_audit WHERE id IN (SELECT id FROM af_audit WHERE id <= ? ORDER BY id LIMIT ?)",
+        (newest - keep_rows, PRUNE_BATCH),
     )
 
 

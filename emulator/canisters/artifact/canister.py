@@ -135,12 +135,16 @@ class ArtifactCanister(Canister):
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _audited(ctx: CallContext, entry: AuditEntry, operation: Callable[[], R]) -> R:
+    def _audited(self, ctx: CallContext, entry: AuditEntry, operation: Callable[[], R]) -> R:
         started = time.perf_counter_ns()
         result = operation()
         entry.outcome = outcome_of(result)
-        record(ctx.db, entry, (time.perf_counter_ns() - started) / 1e6)
+        record(
+            ctx.db,
+            entry,
+            (time.perf_counter_ns() - started) / 1e6,
+            keep_rows=self.limits.audit_retention_rows,
+        )
         return result
 
     @staticmethod

@@ -24,6 +24,7 @@ Config keys (all integers unless noted; durations in seconds, fractions allowed)
 | `cleanup_interval_seconds`   | 60             | period of the clean-up timer                          |
 | `finished_retention_seconds` | 86400          | finished-session records kept at least this long      |
 | `cleanup_batch_size`         | 100            | sessions expired / purged per clean-up tick, each     |
+| `audit_retention_rows`       | 1000000        | newest audit rows kept (older pruned on insert)       |
 
 `finished_retention_seconds` may not be below 24 hours: the contract promises finished sessions are
 answerable for a day, and the daily quota counts begins through those same records.
@@ -62,6 +63,7 @@ class Limits:
     cleanup_interval_ns: int = 60 * NS_PER_SECOND
     finished_retention_ns: int = DAY_NS
     cleanup_batch_size: int = 100
+    audit_retention_rows: int = 1_000_000
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -100,6 +102,7 @@ _INT_KEYS = (
     "byte_quota",
     "max_metadata_size",
     "cleanup_batch_size",
+    "audit_retention_rows",
 )
 _SECONDS_KEYS = {
     "session_lifetime_seconds": "session_lifetime_ns",
