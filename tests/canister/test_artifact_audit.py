@@ -139,6 +139,10 @@ def test_admin_views_page_with_next_keys_and_validate_params(h: Harness) -> None
             "assets",
             "audit",
             "figures",
+            "gallery_summaries",
+            "gallery_memories",
+            "upload_board",
+            "audit_search",
         }
         first = h.canister.inspect(db, "galleries", {"limit": "2"})
         rest = h.canister.inspect(db, "galleries", {"limit": "2", "after": first["next"]})
