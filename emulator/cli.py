@@ -27,6 +27,7 @@ from emulator.server.config import (
     CanisterSpec,
     EmulatorConfig,
 )
+from emulator.server.connections import ConnectionLimits
 
 DEFAULT_KIND = "artifact"
 
@@ -102,6 +103,21 @@ def add_emulator_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no per-call log lines")
     p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=ConnectionLimits().idle_timeout_s,
+        metavar="SECONDS",
+        help="close a connection idle (or sending its headers) this long (default %(default)g)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=ConnectionLimits().body_timeout_s,
+        metavar="SECONDS",
+        help="answer 408 to a body not complete after this long, or silent for a quarter of it "
+        "(default %(default)g: a 1 MiB chunk may arrive at ~10 KB/s)",
+    )
+    p.add_argument(
         "--no-sync-call",
         dest="sync_call",
         action="store_false",
@@ -139,7 +155,19 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         timer_tick_seconds=args.timer_tick,
         log_calls=not args.quiet,
         sync_call=args.sync_call,
+        connection_limits=_connection_limits(args),
     )
+
+
+def _connection_limits(args: argparse.Namespace) -> ConnectionLimits:
+    try:
+        return ConnectionLimits(
+            idle_timeout_s=args.idle_timeout,
+            body_idle_timeout_s=args.body_timeout / 4,
+            body_timeout_s=args.body_timeout,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"--idle-timeout/--body-timeout: {exc}") from exc
 
 
 async def serve(config: EmulatorConfig, port_file: Path | None) -> None:
@@ -147,12 +175,15 @@ async def serve(config: EmulatorConfig, port_file: Path | None) -> None:
 
     from emulator.server.admin_guard import ADMIN_LISTENER
     from emulator.server.app import create_apps
+    from emulator.server.connections import CONNECTION_LIMITS
 
     app, admin_app = create_apps(config)
-    runner = web.AppRunner(app, access_log=None)
+    admin_app[CONNECTION_LIMITS] = config.connection_limits
+    connection_options = config.connection_limits.runner_kwargs()
+    runner = web.AppRunner(app, access_log=None, **connection_options)
     await runner.setup()
     await web.TCPSite(runner, config.host, config.port).start()
-    admin_runner = web.AppRunner(admin_app, access_log=None)
+    admin_runner = web.AppRunner(admin_app, access_log=None, **connection_options)
     await admin_runner.setup()
     await web.TCPSite(admin_runner, config.admin_host, config.admin_port).start()
     port = runner.addresses[0][1]

@@ -18,6 +18,7 @@ from emulator.server import ic_routes
 from emulator.server.admin import create_admin_app
 from emulator.server.app_keys import REPLICA
 from emulator.server.config import CANISTER_RANGE, EmulatorConfig
+from emulator.server.connections import CONNECTION_LIMITS, refuse_encoded_bodies
 from emulator.server.keys import load_or_create_keys
 from emulator.server.metrics import EmulatorMetrics
 from emulator.server.replica import CallRecord, Replica
@@ -91,10 +92,11 @@ def create_apps(config: EmulatorConfig) -> tuple[web.Application, web.Applicatio
 
 def create_app(config: EmulatorConfig, replica: Replica | None = None) -> web.Application:
     app = web.Application(
-        middlewares=[ic_routes.cors, ic_routes.protocol_errors],
+        middlewares=[ic_routes.cors, ic_routes.protocol_errors, refuse_encoded_bodies],
         client_max_size=4 * 1024 * 1024,
     )
     app[REPLICA] = replica or build_replica(config)
+    app[CONNECTION_LIMITS] = config.connection_limits
     ic_routes.add_routes(app, sync_call=config.sync_call)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

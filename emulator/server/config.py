@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.principal import Principal
+from emulator.server.connections import ConnectionLimits
 
 # dfx (PocketIC-based, 0.25+) gives the first canister of a fresh project this id, so a Next.js
 # `.env` written against `dfx deploy` keeps working against the emulator unchanged.
@@ -47,3 +48,4 @@ class EmulatorConfig:
     # False answers 404 on /api/v3|v4/.../call like a replica without synchronous calls, so agents
     # fall back to v2 call + read_state polling (how that path gets exercised).
     sync_call: bool = True
+    connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)

@@ -13,31 +13,14 @@ from aiohttp import web
 
 from emulator.protocol.errors import ProtocolError
 from emulator.server.app_keys import REPLICA
+from emulator.server.connections import closes_connection, read_body
 from emulator.server.replica import MAX_INGRESS_BYTES, HttpReply
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def _body(request: web.Request) -> bytes:
-    """Read at most the ingress limit + 1 byte, so an oversized body is refused without buffering it."""
-    if request.content_length is not None and request.content_length > MAX_INGRESS_BYTES:
-        raise ProtocolError(
-            413,
-            f"Request body is too large: {request.content_length} bytes exceed the "
-            f"{MAX_INGRESS_BYTES} byte limit.",
-        )
-    # Blocks are collected and joined once: appending to a bytearray and converting it to bytes
-    # copied every 1 MiB chunk two more times than needed.
-    blocks: list[bytes] = []
-    size = 0
-    async for block in request.content.iter_any():  # read() alone may return a partial body
-        size += len(block)
-        if size > MAX_INGRESS_BYTES:
-            raise ProtocolError(
-                413, f"Request body is too large: more than {MAX_INGRESS_BYTES} bytes exceed the limit."
-            )
-        blocks.append(block)
-    return blocks[0] if len(blocks) == 1 else b"".join(blocks)
+    return await read_body(request, MAX_INGRESS_BYTES)
 
 
 def _respond(reply: HttpReply, request: web.Request | None = None) -> web.Response:
@@ -85,11 +68,18 @@ async def preflight(request: web.Request) -> web.Response:
 
 @web.middleware
 async def protocol_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Envelope problems are 4xx with the replica's text; anything else unexpected is a 500, never a crash."""
+    """Envelope problems become 4xx answers with the replica's text.
+
+    A refusal sent before the body was read (408, 413, 415) also closes the connection, so the rest of
+    a hostile body is never drained. Any other exception is left to aiohttp (a logged 500).
+    """
     try:
         return await handler(request)
     except ProtocolError as exc:
-        return web.Response(status=exc.http_status, text=exc.message, content_type="text/plain")
+        response = web.Response(status=exc.http_status, text=exc.message, content_type="text/plain")
+        if closes_connection(exc.http_status):
+            response.force_close()
+        return response
 
 
 @web.middleware
