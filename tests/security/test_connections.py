@@ -9,6 +9,7 @@ steady legitimate 1 MiB chunk still lands. Timeouts bound hangs only; nothing he
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -88,10 +89,9 @@ def _post(url: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
         head = f"POST {path} HTTP/1.1\r\nHost: {url.removeprefix('http://')}\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         head += f"Content-Length: {len(body)}\r\n\r\n"
-        try:
+        # Refused before the whole body was sent, the answer is still there to read.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(head.encode() + body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # refused before the whole body was sent: the answer is still there to read
         return _read_until_closed(sock)
 
 
