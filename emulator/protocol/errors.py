@@ -97,3 +97,18 @@ def canister_rejected(cid: Principal, message: str) -> Reject:
     """
     del cid
     return Reject(RejectCode.CANISTER_REJECT, message, "IC0406")
+
+
+def storage_full(cid: Principal, detail: str) -> Reject:
+    """2 / IC0204 — the emulator's disk refused the message's writes; nothing was stored.
+
+    The replica's nearest case is refusing ingress it cannot record (`IngressHistoryFull`, a transient
+    reject): the message never executed, and the same call succeeds once space is freed, so clients
+    treat it as retryable.
+    """
+    return Reject(
+        RejectCode.SYS_TRANSIENT,
+        f"Canister {cid.to_text()} could not store this update: the emulator's state directory is out "
+        f"of space ({detail}). Nothing was stored; free disk space and retry.",
+        "IC0204",
+    )

@@ -26,7 +26,7 @@ from emulator.protocol.errors import (
 from emulator.protocol.state_tree import CanisterState, RequestStatus
 from emulator.runtime.canister import CallContext, Canister, CanisterTrap, Mode, Timer
 from emulator.runtime.clock import CanisterClock
-from emulator.runtime.stable_store import StableStore
+from emulator.runtime.stable_store import StableStore, StorageFull, is_storage_failure
 
 log = logging.getLogger("emulator.host")
 
@@ -196,6 +196,8 @@ class CanisterHost:
         except CanisterTrap as exc:
             return canister_trapped(self.canister_id, str(exc))
         except Exception as exc:  # a bug in canister code is a trap, never a crashed server
+            if is_storage_failure(exc):  # not the canister's fault: the whole message is refused
+                raise StorageFull(str(exc)) from exc
             log.exception("canister %s trapped in %s", self.canister_id, method)
             return canister_trapped(self.canister_id, f"Panicked at '{type(exc).__name__}: {exc}'")
         return Replied(reply)

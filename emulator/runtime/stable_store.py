@@ -38,6 +38,22 @@ CREATE INDEX IF NOT EXISTS _ic_request_status_expiry ON _ic_request_status (expi
 """
 
 
+class StorageFull(Exception):
+    """The store could not write (disk or file system full, or an I/O error); nothing was committed.
+
+    Distinct from a trap: the canister's code did nothing wrong, and the same message can succeed once
+    space is freed, so the replica answers with a transient reject instead of recording a trap.
+    """
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """SQLite refused to write for lack of space or an I/O error (SQLITE_FULL, SQLITE_IOERR_*)."""
+    if isinstance(exc, StorageFull):
+        return True
+    code = exc.sqlite_errorcode if isinstance(exc, sqlite3.Error) else None
+    return code is not None and (code & 0xFF) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
+
+
 class StableStore:
     """A canister's SQLite database; every access goes through `write()` or `read()`.
 
@@ -62,15 +78,26 @@ class StableStore:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One atomic message: committed when the block ends normally, rolled back on any exception."""
+        """One atomic message: committed when the block ends normally, rolled back on any exception.
+
+        A COMMIT that fails (a full disk can refuse the last WAL frames) is rolled back too: left open,
+        the transaction would make every later `BEGIN` fail. A write refused for lack of space comes
+        out as `StorageFull`, with nothing of the message stored.
+        """
         with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                if is_storage_failure(exc):
+                    raise StorageFull(str(exc)) from exc
                 raise
-            self.conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

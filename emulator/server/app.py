@@ -13,7 +13,7 @@ from aiohttp import web
 from emulator.canisters import load_kind
 from emulator.runtime.clock import CanisterClock
 from emulator.runtime.host import CanisterHost
-from emulator.runtime.stable_store import StableStore
+from emulator.runtime.stable_store import StableStore, StorageFull
 from emulator.server import ic_routes
 from emulator.server.admin import create_admin_app
 from emulator.server.app_keys import REPLICA
@@ -24,6 +24,7 @@ from emulator.server.metrics import EmulatorMetrics
 from emulator.server.replica import CallRecord, Replica
 
 call_log = logging.getLogger("emulator.calls")
+log = logging.getLogger("emulator.server")
 
 
 def log_call(record: CallRecord) -> None:
@@ -78,7 +79,10 @@ async def _timer_loop(replica: Replica, period: float) -> None:
     while True:
         await asyncio.sleep(period)
         for cid, host in replica.hosts.items():
-            await replica.run_on(cid, host.run_due_timers)
+            try:
+                await replica.run_on(cid, host.run_due_timers)
+            except StorageFull as exc:  # the timer retries next tick, once space is freed
+                log.error("canister %s: timers not run, store full: %s", cid, exc)
 
 
 def create_apps(config: EmulatorConfig) -> tuple[web.Application, web.Application]:

@@ -22,7 +22,7 @@ from emulator.protocol.auth import authenticate, check_delegation_targets, check
 from emulator.protocol.cbor_codec import encode_response
 from emulator.protocol.certificate import RootKey
 from emulator.protocol.envelope import Envelope, parse_envelope
-from emulator.protocol.errors import ProtocolError, Reject, RejectCode, canister_not_found
+from emulator.protocol.errors import ProtocolError, Reject, RejectCode, canister_not_found, storage_full
 from emulator.protocol.node_key import NodeKey, sign_query_response
 from emulator.protocol.state_tree import (
     CanisterState,
@@ -32,6 +32,7 @@ from emulator.protocol.state_tree import (
     certificate_for_paths,
 )
 from emulator.runtime.host import CanisterHost, Replied
+from emulator.runtime.stable_store import StorageFull
 from emulator.server.faults import FaultInjector, FaultRule
 
 log = logging.getLogger("emulator.calls")
@@ -245,16 +246,20 @@ class Replica:
             return canister_not_found(ecid)
         assert env.method_name is not None and env.arg is not None
         method, arg = env.method_name, env.arg
-        return await self.run_on(
-            ecid,
-            lambda: host.call(
-                request_id=env.request_id,
-                sender=env.sender,
-                method=method,
-                arg=arg,
-                ingress_expiry=env.ingress_expiry,
-            ),
-        )
+        try:
+            return await self.run_on(
+                ecid,
+                lambda: host.call(
+                    request_id=env.request_id,
+                    sender=env.sender,
+                    method=method,
+                    arg=arg,
+                    ingress_expiry=env.ingress_expiry,
+                ),
+            )
+        except StorageFull as exc:  # refused before anything was recorded: a retry executes afresh
+            log.error("canister %s: update %s refused, store full: %s", ecid, method, exc)
+            return storage_full(ecid, str(exc))
 
     async def call(self, body: bytes, ecid_text: str, *, synchronous: bool) -> HttpReply:
         """v2 (`synchronous=False`): 202, then polling; v3/v4: 200 with the terminal status certified."""
