@@ -46,6 +46,8 @@ from clients.cli_args import (
     build_parser,
     register,
 )
+from clients.edges import EdgeError
+from clients.edges import commands as edges_commands
 from clients.ic import Connection, anonymous_identity, generate_ed25519, load_pem_file, save_pem
 
 __all__ = [
@@ -194,6 +196,10 @@ def _run(
             code = _exit_code_for(exc)
             out.failure(command, code, exc.to_json())
             return code
+        except EdgeError as exc:  # the database side (clients/edges): one line, its own exit code
+            error = {"type": type(exc).__name__, "message": str(exc), "category": exc.category}
+            out.failure(command, exc.exit_code, error)
+            return exc.exit_code
         except KeyboardInterrupt:
             out.failure(
                 command,
@@ -288,11 +294,15 @@ def _cmd_store_gallery(args: argparse.Namespace, out: Output) -> int:
     if not args.no_edges:
         edges_path = Path(args.edges) if args.edges else Path(args.manifest).with_suffix(".edges.jsonl")
     sizes = {m.id: (m.file.stat().st_size if m.file else 0) for m in manifest.memories}
+    database = edges_commands.open_writer(args, manifest, client) if args.database_url else None
     with contextlib.ExitStack() as stack:
         edges_file: IO[str] | None = None
         if edges_path is not None:
             edges_file = stack.enter_context(edges_path.open("w", encoding="utf-8"))
         on_memory, on_upload, on_start = _gallery_progress(out, stack, manifest.gallery.title, sizes)
+        if database is not None:
+            on_memory, on_start = database.chain(on_memory, on_start)
+            stack.callback(database.finish)
         outcome = store_gallery(
             client,
             manifest,
@@ -304,6 +314,9 @@ def _cmd_store_gallery(args: argparse.Namespace, out: Output) -> int:
             on_upload=on_upload,
             on_start=on_start,
         )
+        if database is not None:
+            stack.pop_all()
+            database.finish(completed=True)
 
     def human() -> None:
         c = outcome.counts
@@ -316,9 +329,14 @@ def _cmd_store_gallery(args: argparse.Namespace, out: Output) -> int:
         for m in outcome.memories:
             if m.error:
                 out.out.print(f"  {m.memory_id}: {m.status}: {m.error.get('message')}")
+        if database is not None:
+            out.out.print(database.summary(edges_path))
 
+    if database is not None and database.error is not None and outcome.status == "complete":
+        out.failure("store-gallery", EXIT_UNAVAILABLE, database.error, extra=database.report(outcome))
+        return EXIT_UNAVAILABLE
     if outcome.status == "complete":
-        out.result("store-gallery", outcome, human)
+        out.result("store-gallery", outcome if database is None else database.report(outcome), human)
         return EXIT_OK
     errors = [m.error for m in outcome.memories if m.error] + ([outcome.error] if outcome.error else [])
     unavailable = any(e.get("category") == "retryable" for e in errors)
@@ -332,7 +350,9 @@ def _cmd_store_gallery(args: argparse.Namespace, out: Output) -> int:
             "code": None,
             "message": f"gallery {outcome.status}: {outcome.counts}",
         }
-        out.failure("store-gallery", code, summary, extra=outcome)
+        out.failure(
+            "store-gallery", code, summary, extra=outcome if database is None else database.report(outcome)
+        )
     else:
         human()
     return code
@@ -455,6 +475,10 @@ def _cmd_cancel(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def _cmd_edges_audit(args: argparse.Namespace, out: Output) -> int:
+    return edges_commands.cmd_audit(args, out, _client(args, out))
+
+
 # ------------------------------------------------------------------------------------------ parser
 
 
@@ -465,6 +489,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "progress": _run("progress", _cmd_progress),
     "sessions": _run("sessions", _cmd_sessions),
     "cancel": _run("cancel", _cmd_cancel),
+    "edges init-dev": _run("edges init-dev", edges_commands.cmd_init_dev),
+    "edges apply": _run("edges apply", edges_commands.cmd_apply),
+    "edges audit": _run("edges audit", _cmd_edges_audit),
 }
 
 

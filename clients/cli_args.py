@@ -12,6 +12,8 @@ import importlib
 import os
 from collections.abc import Callable
 
+from clients.edges import cli_args as edges_args
+
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_PERMANENT = 3
@@ -168,7 +170,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="memories processed at once (default 2; capped at the target's session limit, 3)",
     )
     _upload_options(p)
+    edges_args.store_gallery_options(p)
     p.set_defaults(func=_deferred("store-gallery"))
+
+    edges_args.register(subparsers, _common, _deferred, EXIT_CODES_HELP)
 
     p = add("presence", "show metadata/asset presence of memories", "Presence per memory, paged by 100.")
     p.add_argument("memory_ids", nargs="*", help="memory ids")
