@@ -6,6 +6,8 @@ several emulators, or an app created twice in one process, do not collide.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from emulator.server.replica import CallRecord
@@ -35,10 +37,14 @@ class EmulatorMetrics:
             ["canister", "figure"],
             registry=self.registry,
         )
+        # Set by the inspector page only while it streams; None costs observe() one check.
+        self.listener: Callable[[CallRecord], None] | None = None
 
     def observe(self, record: CallRecord) -> None:
         self.calls.labels(record.endpoint, record.method, record.outcome).inc()
         self.latency.labels(record.endpoint, record.method).observe(record.duration_s)
+        if self.listener is not None:
+            self.listener(record)
 
     def set_figures(self, canister: str, figures: dict[str, float]) -> None:
         for name, value in figures.items():
