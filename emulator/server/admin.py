@@ -24,6 +24,7 @@ from emulator.runtime.host import CanisterHost
 from emulator.server.admin_guard import ADMIN_LISTENER, ZIP_TYPE, AdminListener, same_origin_guard
 from emulator.server.admin_openapi import OPENAPI
 from emulator.server.faults import FaultRule, FaultRuleError
+from emulator.server.inspector import setup_inspector
 from emulator.server.metrics import EmulatorMetrics
 from emulator.server.replica import Replica
 
@@ -313,4 +314,5 @@ def create_admin_app(
     r.add_post("/faults", add_fault)
     r.add_delete("/faults", clear_faults)
     r.add_delete("/faults/{rule_id}", delete_fault)
+    setup_inspector(app, replica, metrics_registry)
     return app
