@@ -176,7 +176,10 @@ async def serve(config: EmulatorConfig, port_file: Path | None) -> None:
     from emulator.server.admin_guard import ADMIN_LISTENER
     from emulator.server.app import create_apps
     from emulator.server.connections import CONNECTION_LIMITS
+    from emulator.server.snapshot_archive import clear_work_dir, work_dir_of
 
+    # Copies left by a snapshot or restore that was killed mid-way.
+    clear_work_dir(work_dir_of(config.state_dir))
     app, admin_app = create_apps(config)
     admin_app[CONNECTION_LIMITS] = config.connection_limits
     connection_options = config.connection_limits.runner_kwargs()

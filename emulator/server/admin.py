@@ -7,6 +7,7 @@ that canister's worker thread, so admin actions interleave with messages exactly
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import tempfile
@@ -21,16 +22,28 @@ from emulator.canisters import load_kind
 from emulator.principal import Principal, PrincipalError
 from emulator.runtime.clock import ClockError
 from emulator.runtime.host import CanisterHost
+from emulator.server import admin_inputs
 from emulator.server.admin_guard import ADMIN_LISTENER, ZIP_TYPE, AdminListener, same_origin_guard
 from emulator.server.admin_openapi import OPENAPI
 from emulator.server.faults import FaultRule, FaultRuleError
 from emulator.server.inspector import setup_inspector
 from emulator.server.metrics import EmulatorMetrics
 from emulator.server.replica import Replica
+from emulator.server.snapshot_archive import (
+    SNAPSHOT_FORMAT,
+    RestoreLimits,
+    SnapshotRejected,
+    check_archive,
+    check_database,
+    disk_budget,
+)
 
 REPLICA_KEY: web.AppKey[Replica] = web.AppKey("admin_replica")
 METRICS_KEY: web.AppKey[EmulatorMetrics] = web.AppKey("admin_metrics")
-SNAPSHOT_FORMAT = 1
+WORK_DIR_KEY: web.AppKey[Path] = web.AppKey("admin_work_dir")
+RESTORE_LIMITS_KEY: web.AppKey[RestoreLimits] = web.AppKey("admin_restore_limits")
+# JSON bodies are small; the restore upload is streamed with its own cap (RestoreLimits).
+MAX_JSON_BODY = 1 << 20
 log = logging.getLogger("emulator.admin")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -48,7 +61,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except AdminError as exc:
         return web.json_response({"error": exc.message}, status=exc.status)
-    except (FaultRuleError, ClockError, ValueError) as exc:
+    except (FaultRuleError, ClockError, admin_inputs.InputError) as exc:
         return web.json_response({"error": str(exc)}, status=400)
     except web.HTTPException as exc:
         if exc.status >= 400:
@@ -65,12 +78,16 @@ def _allow(exc: web.HTTPException) -> dict[str, str]:
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object; anything else (not JSON, NaN/Infinity, too deep, not an object) is 400."""
     if not request.can_read_body:
         return {}
+    raw = await request.read()
+    if not raw.strip():
+        return {}
     try:
-        data = await request.json()
-    except json.JSONDecodeError as exc:
-        raise AdminError(400, f"body is not JSON: {exc}") from exc
+        data = admin_inputs.strict_json(raw)
+    except admin_inputs.InputError as exc:
+        raise AdminError(400, str(exc)) from None
     if not isinstance(data, dict):
         raise AdminError(400, "body must be a JSON object")
     return data
@@ -136,8 +153,11 @@ async def list_canisters(request: web.Request) -> web.Response:
 
 async def upgrade(request: web.Request) -> web.Response:
     host = _host(request)
-    body = await _json(request)
-    new_cls = load_kind(body["kind"]) if body.get("kind") else None
+    kind = admin_inputs.upgrade_kind(await _json(request))
+    try:
+        new_cls = load_kind(kind) if kind else None
+    except (ValueError, ImportError, AttributeError) as exc:
+        raise AdminError(400, f"cannot load canister kind {kind!r}: {exc}"[:400]) from None
     before = host.canister_cls.module_hash().hex()
     try:
         await _on(request, host, lambda: host.upgrade(new_cls))
@@ -148,17 +168,20 @@ async def upgrade(request: web.Request) -> web.Response:
 
 async def advance_clock(request: web.Request) -> web.Response:
     host = _host(request)
-    body = await _json(request)
-    if "nanoseconds" in body:
-        delta = int(body["nanoseconds"])
-    elif "seconds" in body:
-        delta = int(float(body["seconds"]) * 1_000_000_000)
-    else:
-        raise AdminError(400, "give 'seconds' or 'nanoseconds'")
-    if delta < 0:
-        raise AdminError(400, "the canister clock only moves forward")
-    now = await _on(request, host, lambda: host.advance_clock(delta))
+    delta = admin_inputs.clock_delta_ns(await _json(request))
+    now = await _on(request, host, lambda: _advance_within_range(host, delta))
     return web.json_response({"time_ns": now, "clock_offset_ns": host.clock.offset_ns})
+
+
+def _advance_within_range(host: CanisterHost, delta_ns: int) -> int:
+    """On the canister thread: a clock moved too far would make every later message trap, across
+    restarts, since the offset is stored (see `admin_inputs.MAX_CANISTER_TIME_NS`)."""
+    if host.clock.now() + delta_ns > admin_inputs.MAX_CANISTER_TIME_NS:
+        raise ClockError(
+            f"advancing by {delta_ns} ns would move the canister clock past 2^62 ns: canisters store "
+            "times as signed 64-bit integers and add durations to them"
+        )
+    return host.advance_clock(delta_ns)
 
 
 async def get_clock(request: web.Request) -> web.Response:
@@ -168,11 +191,13 @@ async def get_clock(request: web.Request) -> web.Response:
 
 async def run_timers(request: web.Request) -> web.Response:
     host = _host(request)
+    admin_inputs.no_fields(await _json(request))
     return web.json_response({"fired": await _on(request, host, host.run_due_timers)})
 
 
 async def reset(request: web.Request) -> web.Response:
     host = _host(request)
+    admin_inputs.no_fields(await _json(request))
     await _on(request, host, host.reinstall)
     return web.json_response(_describe(host))
 
@@ -183,7 +208,12 @@ async def inspect_view(request: web.Request) -> web.Response:
     if view not in host.instance.inspect_views():
         raise AdminError(404, f"no view {view!r}; views: {', '.join(host.instance.inspect_views())}")
     params = dict(request.query)
-    rows = await _on(request, host, lambda: host.inspect(view, params))
+    if any(len(k) > 64 or len(v) > 1024 for k, v in params.items()):
+        raise AdminError(400, "query parameter too long (names up to 64, values up to 1024 characters)")
+    try:
+        rows = await _on(request, host, lambda: host.inspect(view, params))
+    except (ValueError, OverflowError, KeyError) as exc:
+        raise AdminError(400, f"bad parameters for view {view!r}: {exc}"[:400]) from None
     return web.json_response(rows)
 
 
@@ -206,10 +236,17 @@ async def download_asset(request: web.Request) -> web.StreamResponse:
 # -- snapshots -------------------------------------------------------------------------------------
 
 
+def _work_dir(request: web.Request, prefix: str) -> tempfile.TemporaryDirectory[str]:
+    """A private directory under `<state>/tmp`; removed on exit, or at the next start if killed."""
+    root = request.app[WORK_DIR_KEY]
+    root.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=root)
+
+
 async def snapshot(request: web.Request) -> web.StreamResponse:
     """The whole state of every canister as one zip (keys excluded: a restore must not change root_key)."""
     replica = request.app[REPLICA_KEY]
-    with tempfile.TemporaryDirectory() as tmp:
+    with _work_dir(request, "snapshot-") as tmp:
         archive = Path(tmp) / "snapshot.zip"
         manifest: dict[str, Any] = {"format": SNAPSHOT_FORMAT, "canisters": {}}
         with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -217,10 +254,11 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
                 db_copy = Path(tmp) / f"{cid}.sqlite3"
                 await replica.run_on(cid, lambda h=host, p=db_copy: h.store.backup_to(p))  # type: ignore[misc]
                 zf.write(db_copy, f"canisters/{cid}.sqlite3")
+                db_copy.unlink()
                 manifest["canisters"][str(cid)] = _describe(host)
             zf.writestr("manifest.json", json.dumps(manifest, indent=2))
         # Streamed before the temporary directory goes away (a FileResponse would be sent too late).
-        response = web.StreamResponse(headers={"Content-Type": "application/zip"})
+        response = web.StreamResponse(headers={"Content-Type": ZIP_TYPE})
         response.content_length = archive.stat().st_size
         await response.prepare(request)
         with archive.open("rb") as fh:
@@ -230,32 +268,70 @@ async def snapshot(request: web.Request) -> web.StreamResponse:
         return response
 
 
+async def _receive_upload(request: web.Request, target: Path, limits: RestoreLimits) -> None:
+    """Streams the body to `target`, refusing it (413) once it passes the cap or the free disk space."""
+    cap = disk_budget(target.parent, limits, limits.max_upload_bytes)
+    declared = request.content_length
+    if declared is not None and declared > cap:
+        raise AdminError(413, f"snapshot upload of {declared} bytes exceeds the {cap} bytes allowed")
+    received = 0
+    with target.open("wb") as fh:
+        async for block in request.content.iter_chunked(1 << 20):
+            received += len(block)
+            if received > cap:
+                raise AdminError(413, f"snapshot upload exceeds the {cap} bytes allowed")
+            fh.write(block)
+    if received == 0:
+        raise AdminError(400, "empty body: upload a snapshot zip")
+
+
 async def restore(request: web.Request) -> web.Response:
+    """Checks the whole archive off the canister threads, then swaps every canister's store in turn;
+    if one swap fails, those already swapped are put back from copies taken just before."""
     replica = request.app[REPLICA_KEY]
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / "snapshot.zip"
-        with archive.open("wb") as fh:
-            async for block in request.content.iter_chunked(1 << 20):
-                fh.write(block)
+    limits = request.app[RESTORE_LIMITS_KEY]
+    loop = asyncio.get_running_loop()
+    with _work_dir(request, "restore-") as tmp:
+        work = Path(tmp)
+        archive = work / "upload.zip"
+        await _receive_upload(request, archive, limits)
         try:
-            zf = zipfile.ZipFile(archive)
-        except zipfile.BadZipFile as exc:
-            raise AdminError(400, "body is not a snapshot zip") from exc
-        with zf:
-            manifest = json.loads(zf.read("manifest.json"))
-            if manifest.get("format") != SNAPSHOT_FORMAT:
-                raise AdminError(400, f"unsupported snapshot format {manifest.get('format')!r}")
-            missing = [c for c in manifest["canisters"] if Principal.from_text(c) not in replica.hosts]
-            if missing:
-                raise AdminError(409, f"snapshot holds canisters not hosted here: {', '.join(missing)}")
-            restored = []
-            for text in manifest["canisters"]:
-                cid = Principal.from_text(text)
-                db_copy = Path(zf.extract(f"canisters/{text}.sqlite3", tmp))
+            checked = await loop.run_in_executor(None, check_archive, archive, work, replica.hosts, limits)
+            archive.unlink()
+            for cid, db in checked.databases.items():
+                scratch = work / f"{cid}.trial.sqlite3"
+                await loop.run_in_executor(None, check_database, db, replica.hosts[cid], scratch)
+                _remove_db(scratch)
+        except SnapshotRejected as exc:
+            raise AdminError(exc.status, exc.reason) from None
+        swapped: list[tuple[CanisterHost, Path]] = []
+        try:
+            for cid, db in checked.databases.items():
                 host = replica.hosts[cid]
-                await replica.run_on(cid, lambda h=host, p=db_copy: h.restore(p))  # type: ignore[misc]
-                restored.append(text)
-    return web.json_response({"restored": restored})
+                rollback = work / f"{cid}.rollback.sqlite3"
+                await replica.run_on(cid, lambda h=host, d=db, r=rollback: _swap(h, d, r))  # type: ignore[misc]
+                swapped.append((host, rollback))
+        except Exception as exc:
+            log.exception("restore failed; rolling back %d canister(s)", len(swapped))
+            for host, rollback in swapped:
+                await replica.run_on(host.canister_id, lambda h=host, r=rollback: h.restore(r))  # type: ignore[misc]
+            raise AdminError(409, f"restore failed and was rolled back: {exc}"[:800]) from None
+    return web.json_response({"restored": [str(cid) for cid in checked.databases]})
+
+
+def _swap(host: CanisterHost, snapshot_db: Path, rollback: Path) -> None:
+    """On the canister's thread: keep a copy of the live store, then restore (undone if it fails)."""
+    host.store.backup_to(rollback)
+    try:
+        host.restore(snapshot_db)
+    except BaseException:
+        host.restore(rollback)
+        raise
+
+
+def _remove_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 # -- faults ----------------------------------------------------------------------------------------
@@ -266,17 +342,22 @@ async def list_faults(request: web.Request) -> web.Response:
 
 
 async def add_fault(request: web.Request) -> web.Response:
-    rule = request.app[REPLICA_KEY].faults.add(FaultRule.from_json(await _json(request)))
+    fields = admin_inputs.fault_rule_fields(await _json(request))
+    rule = request.app[REPLICA_KEY].faults.add(FaultRule.from_json(fields))
     return web.json_response(rule.to_json(), status=201)
 
 
 async def clear_faults(request: web.Request) -> web.Response:
+    admin_inputs.no_fields(await _json(request))
     removed = request.app[REPLICA_KEY].faults.clear()
     return web.json_response({"removed": removed})
 
 
 async def delete_fault(request: web.Request) -> web.Response:
-    removed = request.app[REPLICA_KEY].faults.clear(int(request.match_info["rule_id"]))
+    text = request.match_info["rule_id"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise AdminError(400, f"rule id must be a positive integer, got {text[:40]!r}")
+    removed = request.app[REPLICA_KEY].faults.clear(int(text))
     if not removed:
         raise AdminError(404, "no such rule")
     return web.json_response({"removed": removed})
@@ -287,10 +368,16 @@ def create_admin_app(
     metrics_registry: EmulatorMetrics,
     token: str | None,
     bind_host: str = "127.0.0.1",
+    work_dir: Path | None = None,
+    restore_limits: RestoreLimits | None = None,
 ) -> web.Application:
-    """The admin app; whoever binds it must set `app[ADMIN_LISTENER].port` before serving."""
-    app = web.Application(middlewares=[errors, same_origin_guard], client_max_size=1024**4)
+    """The admin app; whoever binds it must set `app[ADMIN_LISTENER].port` before serving.
+
+    `work_dir` (normally `<state>/tmp`) holds snapshot and restore copies."""
+    app = web.Application(middlewares=[errors, same_origin_guard], client_max_size=MAX_JSON_BODY)
     app[REPLICA_KEY] = replica
+    app[WORK_DIR_KEY] = work_dir if work_dir is not None else Path(tempfile.gettempdir())
+    app[RESTORE_LIMITS_KEY] = restore_limits or RestoreLimits()
     app[METRICS_KEY] = metrics_registry
     app[ADMIN_LISTENER] = AdminListener(
         bind_host=bind_host, token=token, upload_types={("PUT", "/snapshot"): ZIP_TYPE}

@@ -22,6 +22,7 @@ from emulator.server.connections import CONNECTION_LIMITS, refuse_encoded_bodies
 from emulator.server.keys import load_or_create_keys
 from emulator.server.metrics import EmulatorMetrics
 from emulator.server.replica import CallRecord, Replica
+from emulator.server.snapshot_archive import work_dir_of
 
 call_log = logging.getLogger("emulator.calls")
 log = logging.getLogger("emulator.server")
@@ -90,7 +91,11 @@ def create_apps(config: EmulatorConfig) -> tuple[web.Application, web.Applicatio
     metrics = EmulatorMetrics()
     replica = build_replica(config, metrics)
     return create_app(config, replica), create_admin_app(
-        replica, metrics, config.admin_token, bind_host=config.admin_host
+        replica,
+        metrics,
+        config.admin_token,
+        bind_host=config.admin_host,
+        work_dir=work_dir_of(config.state_dir),
     )
 
 
