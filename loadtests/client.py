@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
+import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -105,6 +108,39 @@ def mark_reported(exc: BaseException) -> None:
         setattr(exc, REPORTED, True)
 
 
+ACK_LEDGER_ENV = "STOREFOREVER_ACK_LEDGER"
+"""When set, a JSON-lines file to which every acknowledged ``commit_asset`` is appended.
+
+The chaos test (tests/security/test_chaos.py) kills the emulator during a load run and then checks
+that every commit a client saw acknowledged is intact; only the load generator knows which those are.
+"""
+
+
+class AckLedger:
+    """Appends one line per acknowledged commit: principal, memory id, SHA-256, size."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def record(self, principal: str, reply: Any) -> None:
+        if self.path is None or not getattr(reply, "success", False):
+            return
+        line = json.dumps(
+            {
+                "principal": principal,
+                "memory_id": reply.memory_id,
+                "sha256": reply.final_hash,
+                "total_bytes": reply.total_bytes,
+            }
+        )
+        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+
+ACK_LEDGER = AckLedger(os.environ.get(ACK_LEDGER_ENV) or None)
+
+
 class LocustArtifactClient(ArtifactClient):
     """An ``ArtifactClient`` that fires ``request_event`` once per canister call.
 
@@ -156,6 +192,8 @@ class LocustArtifactClient(ArtifactClient):
         finally:
             _reply_bytes.reset(token)
         self._fire(method, method, (time.perf_counter() - started) * 1000.0, counter[0], None)
+        if method == "commit_asset":
+            ACK_LEDGER.record(self.principal_text, result)
         return result
 
     def _fire(
