@@ -6,9 +6,16 @@ skips the value at its wire type instead, which still validates it.
 
 Three limits keep hostile input from hanging the server: counts and lengths are checked against the bytes
 left, recursion is capped at `MAX_DEPTH` (also the answer to legal but uninhabited types such as
-`type T = record { T }`), and every step (value, table entry, subtype check) spends fuel from a budget
-proportional to the input, which is what stops zero-sized values (`vec null` of length 2^32) from
-amplifying a few bytes into billions of steps.
+`type T = record { T }`), and every step (value, table entry, subtype check) spends fuel from a budget.
+
+The budget is proportional to the input for small messages but capped at `MAX_FUEL` whatever the size,
+because a step costs Python about half a microsecond: 8 units per byte of a 2 MiB argument would allow seconds
+of work on the canister's worker thread, during which nobody else's call runs. The cap is sized so that
+the costliest input we could construct decodes or fails within about 100 ms (docs/performance.md,
+"Hostile input: decoder worst cases"). Work that is not one step per value is priced by what it costs:
+a vector of zero-sized elements (`vec null`, `vec record {}` of length 2^40) is charged its whole length
+up front, before any element is looked at, the way the Rust decoder's decoding quota charges it; long
+numbers, texts and blobs are charged per block of bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-from emulator.candid.leb128 import read_sleb, read_uleb
+from emulator.candid.leb128 import leb_end, read_sleb, read_uleb
 from emulator.candid.types import (
     BOOL,
     EMPTY,
@@ -57,6 +64,23 @@ MAGIC = b"DIDL"
 MAX_DEPTH = 600
 FUEL_PER_BYTE = 8  # real messages use well under 1 unit per byte (the golden vectors: 0.27)
 FUEL_BASE = 50_000
+MAX_FUEL = 180_000
+"""The most steps any one message may take, whatever its size: about 80 ms of this decoder's work.
+
+A 1 MiB `put_chunk` takes about 1,050 units. The largest structured argument benchmarks/test_codec.py
+decodes, 10,000 four-field records with three texts each (500 kB), takes 170,000: it fits, and is
+about the most an argument can hold and still decode within the 100 ms bound.
+"""
+BYTES_PER_UNIT = 1024  # texts and blobs: one unit per KiB copied or validated
+LEB_BYTES_PER_UNIT = 8  # long nat/int: one unit per 8 bytes, the repacking loop's stride
+# Work dearer than one step, in steps (a step is about 0.45 µs here; see benchmarks/hostile_decode.py).
+ENTRY_UNITS = 16  # a type-table entry: a Knot, a type object and its checks
+FIELD_UNITS = 16  # a record/variant field or service method in the table: sorted, checked, indexed twice
+TEXT_UNITS = 1  # a text value: UTF-8 validation and a str object
+PRINCIPAL_UNITS = 2  # a principal value: its checksum and object
+VEC_UNITS = 1  # a vector header, on top of its elements
+OPT_UNITS = 2  # an option tag, on top of its content (options nest: deep Python frames cost more)
+NUMBER_UNITS = 1  # a fixed-width number or float: a slice and a conversion
 _MAX_LEN_BYTES = 10  # lengths, counts, ids and type indices are at most 64-bit quantities
 
 _OPCODE_PRIMS = {p.value: p for p in Prim}
@@ -87,7 +111,8 @@ class _Decoder:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.pos = 0
-        self.fuel = FUEL_PER_BYTE * max(len(data), 1) + FUEL_BASE
+        self.fuel = min(FUEL_PER_BYTE * max(len(data), 1) + FUEL_BASE, MAX_FUEL)
+        self.zero_sized: dict[int, bool] = {}  # wire types (by object id) whose values take no bytes
         self.assumed: set[tuple[int, int]] = set()  # subtype pairs (by object id) taken to hold
         self.trail: list[tuple[int, int]] = []  # the same pairs in the order they were assumed
 
@@ -96,9 +121,11 @@ class _Decoder:
     def spend(self, units: int) -> None:
         self.fuel -= units
         if self.fuel < 0:
-            raise CandidError("decoding cost exceeds the limit for this message size")
+            raise CandidError("decoding cost exceeds the limit for this message")
 
     def take(self, n: int) -> bytes:
+        if n >= BYTES_PER_UNIT:
+            self.spend(n // BYTES_PER_UNIT)
         end = self.pos + n
         if end > len(self.data):
             raise CandidError("unexpected end of input")
@@ -127,15 +154,30 @@ class _Decoder:
             raise CandidError(f"{what} {n} exceeds the remaining input")
         return n
 
+    def items(self, what: str, unit_cost: int = 1) -> int:
+        """A count of entries (arguments, table entries, fields, methods), paid for before any is read."""
+        n = self.count(what)
+        self.spend(n * unit_cost)
+        return n
+
     def field_id(self) -> int:
         n = self.uleb()
         if n >= 2**32:
             raise CandidError("field id does not fit in 32 bits")
         return n
 
+    def price_number(self) -> None:
+        """Charge an unbounded nat/int by its length before it is converted (a 2 MiB one takes 0.2 s)."""
+        if self.pos < len(self.data) and self.data[self.pos] >= 0x80:
+            self.spend((leb_end(self.data, self.pos) - self.pos) // LEB_BYTES_PER_UNIT)
+
     def text(self) -> str:
+        n = self.count("text length")
+        self.spend(TEXT_UNITS + n // BYTES_PER_UNIT)
+        start = self.pos
+        self.pos += n  # `count` checked that the bytes are there
         try:
-            return self.take(self.count("text length")).decode("utf-8")
+            return self.data[start : self.pos].decode("utf-8")
         except UnicodeDecodeError:
             raise CandidError("text is not valid UTF-8") from None
 
@@ -145,6 +187,7 @@ class _Decoder:
         n = self.count("principal length")
         if n > MAX_PRINCIPAL_BYTES:
             raise CandidError(f"principal longer than {MAX_PRINCIPAL_BYTES} bytes")
+        self.spend(PRINCIPAL_UNITS)
         return Principal(self.take(n))
 
     def func_ref(self) -> FuncRef:
@@ -153,6 +196,8 @@ class _Decoder:
         return FuncRef(self.principal(), self.text())
 
     def prim(self, p: Prim) -> Any:
+        if p is TEXT:
+            return self.text()
         if p is NULL or p is RESERVED:
             return None
         if p is BOOL:
@@ -161,20 +206,26 @@ class _Decoder:
                 raise CandidError(f"invalid bool byte {b}")
             return b == 1
         if p is NAT:
+            if self.pos < len(self.data) and self.data[self.pos] < 0x80:  # the common one-byte nat
+                self.pos += 1
+                return self.data[self.pos - 1]
+            self.price_number()
             value, self.pos = read_uleb(self.data, self.pos)
             return value
         if p is INT:
+            self.price_number()
             value, self.pos = read_sleb(self.data, self.pos)
             return value
         if p in _FIXED:
+            self.spend(NUMBER_UNITS)
             width, signed = _FIXED[p]
             return int.from_bytes(self.take(width), "little", signed=signed)
         if p is FLOAT32:
+            self.spend(NUMBER_UNITS)
             return _F32.unpack(self.take(4))[0]
         if p is FLOAT64:
+            self.spend(NUMBER_UNITS)
             return _F64.unpack(self.take(8))[0]
-        if p is TEXT:
-            return self.text()
         if p is PRINCIPAL:
             return self.principal()
         raise CandidError("a value of type empty cannot be decoded")
@@ -186,7 +237,7 @@ class _Decoder:
             raise CandidError("missing DIDL magic number")
         self.pos = 4
         table = self.table()
-        wire = [self.type_ref(table) for _ in range(self.count("argument count"))]
+        wire = [self.type_ref(table) for _ in range(self.items("argument count"))]
         values: list[Any] = []
         for i, e in enumerate(expected):
             try:
@@ -217,8 +268,7 @@ class _Decoder:
 
     def fields(self, table: list[Knot], what: str) -> tuple[Field, ...]:
         fields: list[Field] = []
-        for _ in range(self.count(f"{what} field count")):
-            self.spend(1)
+        for _ in range(self.items(f"{what} field count", FIELD_UNITS)):
             fid = self.field_id()
             if fields and fid <= fields[-1].id:
                 raise CandidError(f"{what} field ids not strictly increasing")
@@ -226,9 +276,8 @@ class _Decoder:
         return tuple(fields)
 
     def table(self) -> list[Knot]:
-        table = [Knot(f"table entry {i}") for i in range(self.count("type table length"))]
+        table = [Knot(f"table entry {i}") for i in range(self.items("type table length", ENTRY_UNITS))]
         for knot in table:
-            self.spend(1)
             code = self.sleb()
             entry: Type
             if code == -18:
@@ -258,10 +307,10 @@ class _Decoder:
         return table
 
     def func_type(self, table: list[Knot]) -> Func:
-        args = tuple(self.type_ref(table) for _ in range(self.count("function argument count")))
-        results = tuple(self.type_ref(table) for _ in range(self.count("function result count")))
+        args = tuple(self.type_ref(table) for _ in range(self.items("function argument count")))
+        results = tuple(self.type_ref(table) for _ in range(self.items("function result count")))
         modes = set()
-        for _ in range(self.count("function annotation count")):
+        for _ in range(self.items("function annotation count")):
             code = self.byte()
             if code not in _ANNOTATIONS:
                 raise CandidError(f"unknown function annotation {code}")
@@ -270,8 +319,7 @@ class _Decoder:
 
     def service_type(self, table: list[Knot]) -> Service:
         methods: list[tuple[str, Type]] = []
-        for _ in range(self.count("service method count")):
-            self.spend(1)
+        for _ in range(self.items("service method count", FIELD_UNITS)):
             name = self.text()
             if methods and name <= methods[-1][0]:
                 raise CandidError("service method names not strictly increasing")
@@ -287,7 +335,9 @@ class _Decoder:
         """Read a value of wire type `w` and coerce it to expected type `e`."""
         if depth > MAX_DEPTH:
             raise CandidError("value nested too deeply")
-        self.spend(1)
+        self.fuel -= 1  # spend(1), inlined: this and `skip` run once per value
+        if self.fuel < 0:
+            self.spend(0)
         w, e = resolve(w), resolve(e)
         if w is EMPTY:
             raise CandidError("a value of type empty cannot be decoded")
@@ -306,9 +356,14 @@ class _Decoder:
         elif isinstance(e, Vec) and isinstance(w, Vec):
             if resolve(w.inner) is NAT8 and resolve(e.inner) is NAT8:
                 return self.take(self.count("blob length"))
+            n = self.vec_len(w.inner)
             items = []
-            for _ in range(self.vec_len(w.inner)):  # a loop, not a comprehension: no uncounted frame
-                items.append(self.value(w.inner, e.inner, depth + 1))
+            for _ in range(n):  # a loop, not a comprehension: no uncounted frame
+                item = self.value(w.inner, e.inner, depth + 1)
+                if item is None and self.is_zero_sized(w.inner):
+                    # Zero-sized elements all read alike (no bytes, same types), and None is immutable.
+                    return [None] * n
+                items.append(item)
             return items
         elif isinstance(e, Record) and isinstance(w, Record):
             return self.record(w, e, depth + 1)
@@ -341,6 +396,7 @@ class _Decoder:
         return Some(v) if is_nullable(inner) else v
 
     def record(self, w: Record, e: Record, depth: int) -> Any:
+        self.spend(1 + len(e.fields))  # the Python value built, and each of its fields, present or not
         out: dict[str | int, Any] = {}
         expected = iter(e.fields)
         pending = next(expected, None)
@@ -365,6 +421,7 @@ class _Decoder:
         out[field.key] = None
 
     def option_tag(self) -> bool:
+        self.spend(OPT_UNITS)
         tag = self.byte()
         if tag > 1:
             raise CandidError(f"invalid option tag {tag}")
@@ -377,17 +434,47 @@ class _Decoder:
         return w.fields[index]
 
     def vec_len(self, elem: Type) -> int:
-        """Element count; checked against the input left unless elements may take no bytes at all."""
-        elem = resolve(elem)
-        if elem is NULL or elem is RESERVED or isinstance(elem, Record):
-            return self.uleb()  # zero-sized elements are paid for with fuel, one by one
-        return self.count("vector length")
+        """Element count: checked against the input left, or, for zero-sized elements, paid for in bulk.
+
+        Any other element takes at least one byte, so the input bounds the count; zero-sized elements
+        cost no bytes, so the whole count is charged at once, before the first element is read.
+        """
+        if not self.is_zero_sized(elem):
+            self.spend(VEC_UNITS)
+            return self.count("vector length")
+        n = self.uleb()
+        self.spend(VEC_UNITS + n)
+        return n
+
+    def is_zero_sized(self, w: Type) -> bool:
+        """Whether every value of wire type `w` takes no bytes: null, reserved, records of those.
+
+        A record that contains itself has no finite value at all; it counts as not zero-sized, so its
+        vectors are bounded by the input and its first value fails at the depth limit.
+        """
+        w = resolve(w)
+        if w is NULL or w is RESERVED:
+            return True
+        if not isinstance(w, Record):
+            return False
+        known = self.zero_sized.get(id(w))
+        if known is not None:
+            return known
+        self.zero_sized[id(w)] = False  # while under consideration: a cycle means "not zero-sized"
+        for f in w.fields:
+            self.spend(1)
+            if not self.is_zero_sized(f.type):
+                return False
+        self.zero_sized[id(w)] = True
+        return True
 
     def skip(self, w: Type, depth: int) -> None:
         """Read and validate a value of wire type `w` whose content nobody wants."""
         if depth > MAX_DEPTH:
             raise CandidError("value nested too deeply")
-        self.spend(1)
+        self.fuel -= 1
+        if self.fuel < 0:
+            self.spend(0)
         w = resolve(w)
         if isinstance(w, Prim):
             self.prim(w)
@@ -398,8 +485,10 @@ class _Decoder:
             if resolve(w.inner) is NAT8:
                 self.take(self.count("blob length"))
             else:
-                for _ in range(self.vec_len(w.inner)):
-                    self.skip(w.inner, depth + 1)
+                n = self.vec_len(w.inner)
+                if not self.is_zero_sized(w.inner):  # zero-sized elements have nothing to read or check
+                    for _ in range(n):
+                        self.skip(w.inner, depth + 1)
         elif isinstance(w, Record):
             for f in w.fields:
                 self.skip(f.type, depth + 1)

@@ -36,6 +36,11 @@ def encode_sleb(n: int) -> bytes:
         out.append(byte | 0x80)
 
 
+def leb_end(data: bytes, pos: int) -> int:
+    """Where the LEB128 number at `pos` ends, found without decoding it (to price it first)."""
+    return _span(data, pos, None)
+
+
 def _span(data: bytes, pos: int, max_bytes: int | None) -> int:
     """End of the LEB128 number starting at `pos`; `max_bytes` rejects overlong fixed-width quantities."""
     end = len(data) if max_bytes is None else min(len(data), pos + max_bytes)

@@ -199,7 +199,7 @@ Type = Prim | Opt | Vec | Record | Variant | Func | Service | Future | Knot
 
 def resolve(t: Type) -> Type:
     """The type a (possibly named) type stands for; never returns a `Knot`."""
-    while isinstance(t, Knot):
+    while type(t) is Knot:
         t = t.target
     return t
 

@@ -1,0 +1,413 @@
+"""Worst-case Candid arguments against the emulator's decoder: how long each takes to decode or refuse.
+
+Every case is an argument of at most `MAX_ARG_BYTES` (so it still fits a signed envelope under the 2 MiB
+ingress limit), aimed at the artifact canister's real method types: "typed" cases go to a method whose
+parameters they attack, "untyped" ones are extra arguments to `whoami`, which the decoder must read and
+check without a type to decode them at. The cases are the shapes that are cheap on the wire and dear in
+Python: zero-sized vector elements, one-byte elements, big type tables, wide records and variants, deep
+nesting, long numbers, texts and rewinds under `opt`.
+
+    .venv/bin/python -m benchmarks.hostile_decode            # the table (median and max of 5 runs)
+    .venv/bin/python -m benchmarks.hostile_decode --runs 9
+
+`tests/security/test_candid_cost.py` sends the same cases as real calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.candid import CandidError, Type, decode_args, encode_args, parse_did
+from emulator.candid.leb128 import encode_sleb, encode_uleb
+from emulator.canisters.artifact.canister import ArtifactCanister
+
+MIB = 1024 * 1024
+MAX_ARG_BYTES = 2 * MIB - 4096
+"""Room for the envelope around the argument: the whole body must stay under 2 MiB."""
+
+SERVICE = parse_did(ArtifactCanister.CANDID).service
+
+# Type opcodes of the binary format.
+NULL, BOOL, NAT, NAT8, TEXT, RESERVED, PRINCIPAL = -1, -2, -3, -5, -15, -16, -24
+FLOAT64 = -14
+OPT, VEC, RECORD, VARIANT, FUNC, SERVICE_OP = -18, -19, -20, -21, -22, -23
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile (or, for the floors, ordinary) argument and the method it is sent to."""
+
+    name: str
+    method: str
+    arg: bytes
+    expect_refusal: bool = True
+    did_types: str | None = None
+    """Expected types in .did syntax instead of the method's (cases the artifact's types cannot express)."""
+
+    @property
+    def types(self) -> Sequence[Type]:
+        if self.did_types is not None:
+            return parse_did(f"service : {{ m : {self.did_types} -> () }}").service["m"].args
+        return SERVICE[self.method].args
+
+
+def ref(code: int) -> bytes:
+    """A type reference: a primitive opcode (negative) or a table index."""
+    return encode_sleb(code)
+
+
+def message(table: Sequence[bytes], arg_types: Sequence[int], values: bytes) -> bytes:
+    """`DIDL`, the type table, the argument types and the value bytes."""
+    out = bytearray(b"DIDL")
+    out += encode_uleb(len(table)) + b"".join(table)
+    out += encode_uleb(len(arg_types)) + b"".join(ref(t) for t in arg_types)
+    return bytes(out + values)
+
+
+def vec_of(inner: int) -> bytes:
+    return ref(VEC) + ref(inner)
+
+
+def opt_of(inner: int) -> bytes:
+    return ref(OPT) + ref(inner)
+
+
+def record_of(fields: Sequence[tuple[int, int]], opcode: int = RECORD) -> bytes:
+    body = b"".join(encode_uleb(fid) + ref(t) for fid, t in fields)
+    return ref(opcode) + encode_uleb(len(fields)) + body
+
+
+def fill(budget: int, unit: int) -> int:
+    """How many `unit`-byte items fit in what is left of the argument."""
+    return max(0, budget // unit)
+
+
+def _untyped(name: str, table: Sequence[bytes], arg_types: Sequence[int], values: bytes) -> Case:
+    return Case(name, "whoami", message(table, arg_types, values))
+
+
+def _zero_sized_bombs() -> list[Case]:
+    n = 2**40
+    padding = MAX_ARG_BYTES - 64
+    inner = encode_uleb(100_000)
+    count = fill(MAX_ARG_BYTES - 16, len(inner))
+    return [
+        # The issue's reproduction: a 2 MiB argument, a blob in front and `vec record {}` of 2^40 behind.
+        _untyped(
+            "vec record {} × 2^40 behind a 2 MiB blob (untyped)",
+            [vec_of(NAT8), vec_of(2), record_of([])],
+            [0, 1],
+            encode_uleb(padding) + bytes(padding) + encode_uleb(n),
+        ),
+        _untyped("vec null × 2^40 (untyped)", [vec_of(NULL)], [0], encode_uleb(n)),
+        _untyped("vec reserved × 2^40 (untyped)", [vec_of(RESERVED)], [0], encode_uleb(n)),
+        _untyped(
+            "vec record { null; record { reserved }; record {} } × 2^40 (untyped)",
+            [vec_of(1), record_of([(0, NULL), (1, 2), (2, 3)]), record_of([(0, RESERVED)]), record_of([])],
+            [0],
+            encode_uleb(n),
+        ),
+        # Under the budget: about the longest zero-sized vector that is still read, as an extra argument.
+        Case(
+            "vec record {} × 45,000 as put_chunk's 4th argument",
+            "put_chunk",
+            message(
+                [vec_of(NAT8), vec_of(2), record_of([])],
+                [TEXT, -7, 0, 1],
+                b"\x00" + bytes(4) + b"\x00" + encode_uleb(45_000),
+            ),
+            expect_refusal=False,
+        ),
+        # vec vec null: many inner vectors, each charged its length.
+        _untyped(
+            f"vec vec null: {count:,} × 100,000 nulls (untyped)",
+            [vec_of(1), vec_of(NULL)],
+            [0],
+            encode_uleb(count) + inner * count,
+        ),
+    ]
+
+
+def _one_byte_elements() -> list[Case]:
+    cases = []
+    count = fill(MAX_ARG_BYTES - 16, 1)
+    for label, elem, byte in [
+        ("nat", NAT, b"\x01"),
+        ("bool", BOOL, b"\x01"),
+        ("opt null", -1000, b"\x00"),
+        ("vec null (empty inner vectors)", -1001, b"\x00"),
+        ("variant { a }", -1002, b"\x00"),
+        ("text (empty strings)", TEXT, b"\x00"),
+    ]:
+        table = [vec_of(1 if elem < -999 else elem)]
+        if elem == -1000:
+            table.append(opt_of(NULL))
+        elif elem == -1001:
+            table.append(vec_of(NULL))
+        elif elem == -1002:
+            table.append(record_of([(0, NULL)], VARIANT))
+        cases.append(
+            _untyped(
+                f"vec {label}: {count:,} one-byte elements (untyped)",
+                table,
+                [0],
+                encode_uleb(count) + byte * count,
+            )
+        )
+    pcount = fill(MAX_ARG_BYTES - 16, 2)
+    cases.append(
+        _untyped(
+            f"vec principal: {pcount:,} empty principals (untyped)",
+            [vec_of(PRINCIPAL)],
+            [0],
+            encode_uleb(pcount) + b"\x01\x00" * pcount,
+        )
+    )
+    fcount = fill(MAX_ARG_BYTES - 16, 8)
+    cases.append(
+        _untyped(
+            f"vec float64: {fcount:,} elements (untyped)",
+            [vec_of(FLOAT64)],
+            [0],
+            encode_uleb(fcount) + bytes(8 * fcount),
+        )
+    )
+    return cases
+
+
+def _type_tables() -> list[Case]:
+    cases = []
+    entries = fill(MAX_ARG_BYTES - 16, 2)
+    cases.append(_untyped(f"type table of {entries:,} `opt null` entries", [opt_of(NULL)] * entries, [], b""))
+    cases.append(
+        _untyped("type table of 11,000 `opt null` entries (under budget)", [opt_of(NULL)] * 11_000, [], b"")
+    )
+    cases.append(_untyped(f"{entries:,} arguments of type null", [], [NULL] * entries, b""))
+    for label, opcode in [("record", RECORD), ("variant", VARIANT)]:
+        fields = [(i, NULL) for i in range(fill(MAX_ARG_BYTES - 64, 4))]
+        cases.append(
+            _untyped(f"one {label} type with {len(fields):,} fields", [record_of(fields, opcode)], [], b"")
+        )
+        fields = [(i, NULL) for i in range(11_000)]
+        cases.append(
+            _untyped(
+                f"one {label} type with 11,000 fields (under budget)", [record_of(fields, opcode)], [], b""
+            )
+        )
+    names = [f"{i:06d}".encode() for i in range(11_000)]
+    service = (
+        ref(SERVICE_OP) + encode_uleb(len(names)) + b"".join(encode_uleb(len(n)) + n + ref(1) for n in names)
+    )
+    func = ref(FUNC) + b"\x00\x00\x00"
+    cases.append(_untyped("one service type with 11,000 methods (under budget)", [service, func], [], b""))
+    args = fill(MAX_ARG_BYTES - 64, 1)
+    cases.append(
+        _untyped(
+            f"one func type with {args:,} parameters",
+            [ref(FUNC) + encode_uleb(args) + ref(NULL) * args + b"\x00\x00"],
+            [],
+            b"",
+        )
+    )
+    return cases
+
+
+def _nesting_and_numbers() -> list[Case]:
+    cases = []
+    depth = 280  # under the decoder's depth limit, so every element is read to the bottom
+    table = [vec_of(1)] + [opt_of(i + 2) for i in range(depth - 1)] + [opt_of(NULL)]
+    element = b"\x01" * depth
+    count = fill(MAX_ARG_BYTES - 4 * depth, len(element))
+    cases.append(
+        _untyped(
+            f"vec of {count:,} options nested {depth} deep", table, [0], encode_uleb(count) + element * count
+        )
+    )
+    big = b"\xff" * (MAX_ARG_BYTES - 32) + b"\x01"
+    cases.append(_untyped(f"one nat of {len(big):,} LEB128 bytes", [], [NAT], big))
+    cases.append(_untyped("one nat of 64 KiB", [], [NAT], b"\xff" * 65535 + b"\x01"))
+    text = ("€" * ((MAX_ARG_BYTES - 32) // 3)).encode()
+    cases.append(
+        _untyped(
+            f"one text of {len(text):,} bytes of 3-byte characters", [], [TEXT], encode_uleb(len(text)) + text
+        )
+    )
+    return cases
+
+
+def _generic_typed() -> list[Case]:
+    """Typed decodes the artifact's types cannot ask for: zero-sized and fixed-width elements kept."""
+    padding = MAX_ARG_BYTES - 64
+    blob = encode_uleb(padding) + bytes(padding)
+    cases = []
+    for label, did, table, n in [
+        ("vec record {}", "vec record {}", [vec_of(2), record_of([])], 59_000),
+        (
+            "vec record { null; null; null }",
+            "vec record { null; null; null }",
+            [vec_of(2), record_of([(0, NULL), (1, NULL), (2, NULL)])],
+            19_000,
+        ),
+        ("vec null", "vec null", [vec_of(NULL)], 170_000),
+    ]:
+        cases.append(
+            Case(
+                f"{label} × {n:,} behind a 2 MiB blob, typed as ({did})",
+                "",
+                message([vec_of(NAT8), *table], [0, 1], blob + encode_uleb(n)),
+                expect_refusal=False,
+                did_types=f"(blob, {did})",
+            )
+        )
+    count = fill(MAX_ARG_BYTES - 16, 8)
+    cases.append(
+        Case(
+            f"vec nat64: {count:,} elements, typed as (vec nat64)",
+            "",
+            message([vec_of(-8)], [0], encode_uleb(count) + bytes(8 * count)),
+            did_types="(vec nat64)",
+        )
+    )
+    return cases
+
+
+def _artifact_typed() -> list[Case]:
+    """Attacks at the artifact methods' own parameter types, encoded with the project's encoder."""
+    entry = {
+        "memory_id": "",
+        "position": 0,
+        "gallery_caption": None,
+        "is_featured": False,
+        "gallery_metadata": "",
+    }
+    gallery = {
+        "id": "g",
+        "owner_principal": _anonymous(),
+        "title": "",
+        "description": None,
+        "is_public": False,
+        "created_at": 0,
+        "updated_at": 0,
+        "storage_status": {"Web2Only": None},
+        "memory_entries": [entry] * 200_000,
+    }
+    store = encode_args(
+        SERVICE["store_gallery_forever"].args, [{"gallery": gallery, "owner_principal": _anonymous()}]
+    )
+    presence = encode_args(
+        SERVICE["get_memory_list_presence_icp"].args, [[""] * (MAX_ARG_BYTES - 64), None, 0]
+    )
+    metadata = {
+        "title": None,
+        "description": None,
+        "tags": [],
+        "created_at": 0,
+        "updated_at": 0,
+        "size": None,
+        "content_type": None,
+        "custom_fields": [("", "")] * ((MAX_ARG_BYTES - 256) // 2),
+    }
+    upsert = encode_args(SERVICE["upsert_metadata"].args, ["m", {"Image": None}, metadata, ""])
+    return [
+        Case("store_gallery_forever: 200,000 gallery entries", "store_gallery_forever", store),
+        Case(
+            f"get_memory_list_presence_icp: {MAX_ARG_BYTES - 64:,} empty ids",
+            "get_memory_list_presence_icp",
+            presence,
+        ),
+        Case(
+            f"upsert_metadata: {(MAX_ARG_BYTES - 256) // 2:,} empty custom fields", "upsert_metadata", upsert
+        ),
+    ]
+
+
+def _anonymous() -> Any:
+    from emulator.principal import Principal
+
+    return Principal(b"\x04")
+
+
+def _floors() -> list[Case]:
+    chunk = bytes(range(256)) * (MIB // 256)
+    return [
+        Case(
+            "floor: put_chunk with a 1 MiB chunk",
+            "put_chunk",
+            encode_args(SERVICE["put_chunk"].args, ["s", 0, chunk]),
+            False,
+        ),
+        Case(
+            "floor: put_chunk with a 2 MiB − 4 KiB chunk",
+            "put_chunk",
+            encode_args(SERVICE["put_chunk"].args, ["s", 0, bytes(MAX_ARG_BYTES - 64)]),
+            False,
+        ),
+    ]
+
+
+def all_cases() -> list[Case]:
+    cases = _floors() + _zero_sized_bombs() + _one_byte_elements() + _type_tables() + _nesting_and_numbers()
+    cases += _generic_typed() + _artifact_typed()
+    for case in cases:
+        if len(case.arg) > MAX_ARG_BYTES:
+            raise AssertionError(f"{case.name}: {len(case.arg)} bytes exceed {MAX_ARG_BYTES}")
+    return cases
+
+
+def run_case(case: Case) -> str:
+    """Decode once; the outcome as a short text ("decoded" or the refusal)."""
+    try:
+        decode_args(case.arg, case.types)
+    except CandidError as exc:
+        return f"refused: {exc}"
+    return "decoded"
+
+
+def measure(case: Case, runs: int) -> tuple[str, list[float], list[float]]:
+    """Outcome, CPU seconds of this thread and wall seconds of each run.
+
+    CPU time is the decoder's own cost; wall time also counts whatever else the shared machine was doing.
+    """
+    cpu: list[float] = []
+    wall: list[float] = []
+    outcome = ""
+    for _ in range(runs):
+        cpu_start, wall_start = time.thread_time(), time.perf_counter()
+        outcome = run_case(case)
+        cpu.append(time.thread_time() - cpu_start)
+        wall.append(time.perf_counter() - wall_start)
+    return outcome, cpu, wall
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    options = parser.parse_args(argv)
+    load = os.getloadavg()[0]
+    machine = f"Python {platform.python_version()}, {os.cpu_count()} cores, load {load:.2f}"
+    print(f"{machine}, {options.runs} runs per case")
+    print()
+    print("| input | method | bytes | outcome | CPU ms median | CPU ms max | wall ms max |")
+    print("|---|---|---:|---|---:|---:|---:|")
+    worst_cpu = worst_wall = 0.0
+    for case in all_cases():
+        outcome, cpu, wall = measure(case, options.runs)
+        worst_cpu, worst_wall = max(worst_cpu, *cpu), max(worst_wall, *wall)
+        method = "—" if case.did_types else f"`{case.method}`"
+        print(
+            f"| {case.name} | {method} | {len(case.arg):,} | {outcome} | "
+            f"{1000 * statistics.median(cpu):.1f} | {1000 * max(cpu):.1f} | {1000 * max(wall):.1f} |"
+        )
+    print()
+    print(f"worst run: {1000 * worst_cpu:.1f} ms CPU, {1000 * worst_wall:.1f} ms wall")
+
+
+if __name__ == "__main__":
+    main()
