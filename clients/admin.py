@@ -6,9 +6,13 @@ It speaks plain JSON over HTTP; a replica has no such API, which is how capabili
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -20,6 +24,42 @@ class AdminError(RuntimeError):
         super().__init__(f"admin API {status}: {message}")
         self.status = status
         self.message = message
+
+
+def _error_text(r: httpx.Response) -> str:
+    try:
+        return str(r.json().get("error", r.text))
+    except (ValueError, AttributeError):
+        return r.text
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path) -> Iterator[BinaryIO]:
+    """A file written next to `target` and renamed over it only when the block ends normally.
+
+    A download that fails (wrong token, dropped connection, full disk) leaves an existing `target`
+    byte-identical instead of truncated, and never leaves a half-written file under its name.
+    """
+    target = Path(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        # mkstemp creates 0600; keep the mode the file had, or what a plain open() would have given.
+        if target.exists():
+            mode = stat.S_IMODE(target.stat().st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        tmp.chmod(mode)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class AdminClient:
@@ -87,19 +127,27 @@ class AdminClient:
         return self._req("GET", f"/canisters/{canister_id}/inspect/{view}", params=params)
 
     def download_asset(self, canister_id: str, key: str) -> Iterator[bytes]:
-        with self._http.stream("GET", f"/canisters/{canister_id}/assets/{key}/content") as r:
-            if r.status_code >= 400:
-                r.read()
-                raise AdminError(r.status_code, r.text)
-            yield from r.iter_bytes()
+        try:
+            with self._http.stream("GET", f"/canisters/{canister_id}/assets/{key}/content") as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise AdminError(r.status_code, _error_text(r))
+                yield from r.iter_bytes()
+        except httpx.HTTPError as exc:
+            raise AdminError(0, f"download from {self.url} failed: {exc}") from exc
 
     def snapshot(self, target: Path) -> Path:
-        with self._http.stream("GET", "/snapshot") as r, target.open("wb") as fh:
-            if r.status_code >= 400:
-                r.read()
-                raise AdminError(r.status_code, r.text)
-            for block in r.iter_bytes():
-                fh.write(block)
+        """Saves the state as a zip; `target` is replaced only once the whole archive arrived."""
+        try:
+            with self._http.stream("GET", "/snapshot") as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise AdminError(r.status_code, _error_text(r))
+                with atomic_output(target) as fh:
+                    for block in r.iter_bytes():
+                        fh.write(block)
+        except httpx.HTTPError as exc:
+            raise AdminError(0, f"snapshot download from {self.url} failed: {exc}") from exc
         return target
 
     def restore(self, source: Path) -> dict[str, Any]:

@@ -35,7 +35,7 @@ def _fault_rule(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clients.admin import AdminError
+    from clients.admin import AdminError, atomic_output
 
     cid = args.canister_id
     try:
@@ -66,10 +66,11 @@ def run(args: argparse.Namespace) -> int:
                     _print(admin.inspect(cid, args.view, **params))
                 case "download":
                     with contextlib.ExitStack() as stack:
+                        # A file is replaced only once every byte arrived (clients.admin.atomic_output).
                         out = (
                             sys.stdout.buffer
                             if args.output == "-"
-                            else stack.enter_context(Path(args.output).open("wb"))
+                            else stack.enter_context(atomic_output(Path(args.output)))
                         )
                         for block in admin.download_asset(cid, args.key):
                             out.write(block)
