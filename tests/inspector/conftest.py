@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 CLI_TIMEOUT_S = 120  # a hang guard, not a measurement
-
-Cli = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 def new_id() -> str:
@@ -78,36 +76,36 @@ def screenshot(page: Any, name: str) -> Path:
     return target
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    """`cli(emulator, *args)`: the real `storeforever` command as its own process, as one fresh user."""
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    env.pop("STOREFOREVER_IDENTITY", None)
+class Cli:
+    """The real `storeforever` command as its own process, as one fresh user (own config dir)."""
 
+    def __init__(self, config_dir: Path) -> None:
+        self.env = {**os.environ, "XDG_CONFIG_HOME": str(config_dir)}
+        self.env.pop("STOREFOREVER_IDENTITY", None)
+
+    @staticmethod
     def command(emulator: EmulatorProcess, *args: str) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "emulator",
-            *args,
-            "--url",
-            emulator.url,
-            "--json",
-            "--quiet",
-            "--retries",
-            "0",
-        ]
+        common = ["--url", emulator.url, "--json", "--quiet", "--retries", "0"]
+        return [sys.executable, "-m", "emulator", *args, *common]
 
-    def run(emulator: EmulatorProcess, *args: str, background: bool = False) -> Any:
-        if background:
-            return subprocess.Popen(
-                command(emulator, *args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
+    def __call__(self, emulator: EmulatorProcess, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            command(emulator, *args), env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S
+            self.command(emulator, *args), env=self.env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S
         )
 
-    return run
+    def start(self, emulator: EmulatorProcess, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.command(emulator, *args),
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path / "config")
 
 
 def write_manifest(
@@ -119,7 +117,8 @@ def write_manifest(
     for i in range(files):
         name = f"m{i}.bin"
         (folder / name).write_bytes(os.urandom(size))
-        memories.append({"id": new_id(), "memory_type": "Image", "file": name, "metadata": {"title": f"#{i}"}})
+        metadata = {"title": f"#{i}"}
+        memories.append({"id": new_id(), "memory_type": "Image", "file": name, "metadata": metadata})
     for i in range(metadata_only):
         memories.append({"id": new_id(), "memory_type": "Note", "metadata": {"title": f"note {i}"}})
     gallery_id = new_id()

@@ -13,6 +13,7 @@ import json
 import re
 import threading
 import time
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -132,9 +133,9 @@ def test_progress_bar_grows_live_and_the_session_completes(
 
     page.goto(emu.admin_url + "/inspector/uploads")
     page.evaluate("window.__not_reloaded = true")
-    proc = cli(
+    proc = cli.start(
         emu, "upload", str(upload), "--memory-id", memory_id, "--chunk-size", str(32 * 1024),
-        "--concurrency", "1", background=True,
+        "--concurrency", "1",
     )  # fmt: skip
     try:
         row = page.locator("#live-sessions tr[data-session]")
@@ -252,7 +253,8 @@ def test_admin_token_gates_the_page_and_its_controls(browser: Any, tmp_path: Pat
     context.set_default_timeout(30_000)
     page = context.new_page()
     try:
-        for path in ("/", "/inspector/controls", "/inspector/uploads", "/inspector/audit", "/inspector/metrics"):
+        pages = ("/", "/inspector/controls", "/inspector/uploads", "/inspector/audit", "/inspector/metrics")
+        for path in pages:
             response = page.goto(emu.admin_url + path)
             assert response.status == 401
             assert page.locator("#token-input").is_visible()
@@ -391,3 +393,58 @@ def test_event_stream_subscribers_are_capped(inspector_emulator: EmulatorProcess
                 break
             time.sleep(0.1)
         assert status == 200
+
+
+def test_snapshot_download_restore_and_upgrade_from_the_page(
+    page: Any, inspector_emulator: EmulatorProcess, cli: Cli, tmp_path: Path
+) -> None:
+    emu = inspector_emulator
+    kept, kept_id = write_manifest(tmp_path / "kept", title="Before the snapshot", files=1)
+    assert cli(emu, "store-gallery", str(kept)).returncode == 0
+    page.goto(emu.admin_url + "/inspector/controls")
+    with page.expect_download() as download_info:
+        page.click("#snapshot-download")
+    archive = tmp_path / "snapshot.zip"
+    download_info.value.save_as(archive)
+    with zipfile.ZipFile(archive) as zf:
+        assert "manifest.json" in zf.namelist()
+
+    later, later_id = write_manifest(tmp_path / "later", title="After the snapshot", files=1)
+    assert cli(emu, "store-gallery", str(later)).returncode == 0
+    page.goto(emu.admin_url + "/inspector/controls")
+    page.set_input_files("#restore-file", str(archive))
+    with page.expect_navigation():
+        page.click('[data-action="restore"]')
+    page.goto(emu.admin_url + "/")
+    assert _row(page, kept_id).count() == 1 and _row(page, later_id).count() == 0
+
+    page.goto(emu.admin_url + "/inspector/controls")
+    with AdminClient(emu.admin_url) as admin:
+        before = admin.canisters()[0]["module_hash"]
+    with page.expect_navigation():
+        page.click('[data-action="upgrade"]')
+    assert page.locator("#flash").is_hidden()
+    page.goto(emu.admin_url + "/")
+    assert _row(page, kept_id).locator("[data-badge]").inner_text() == "Stored forever"  # state kept
+    with AdminClient(emu.admin_url) as admin:
+        assert admin.canisters()[0]["module_hash"] == before
+
+
+def test_refusals_render_bounded_pages(page: Any, inspector_emulator: EmulatorProcess) -> None:
+    """Malformed filters and unknown ids answer 4xx pages with the reason, never a 500."""
+    base = inspector_emulator.admin_url
+    cases = {
+        "/?owner=not-a-principal": 400,
+        "/inspector/gallery?id=%3Cscript%3Ealert(1)%3C/script%3E": 400,
+        "/inspector/gallery": 404,
+        "/inspector/audit?before=-5": 400,
+        "/inspector/uploads?before_finished=zz": 400,
+        "/?canister=aaaaa-aa": 404,
+    }
+    for path, status in cases.items():
+        response = page.goto(base + path)
+        assert response.status == status, path
+        assert page.locator("#page-error").inner_text()
+    page.goto(base + "/inspector/gallery?id=%3Cscript%3Ewindow.__x%3D1%3C/script%3E")
+    assert page.evaluate("window.__x") is None
+    assert "<script>window.__x=1</script>" in page.locator("#page-error").inner_text()
