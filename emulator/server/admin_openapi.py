@@ -25,7 +25,10 @@ def _op(
     body: dict[str, Any] | None = None,
     ok: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {"200": ok or _OK, "400": _ERR, "404": _ERR}}
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {"200": ok or _OK, "400": _ERR, "401": _ERR, "403": _ERR, "404": _ERR, "415": _ERR},
+    }
     if params:
         op["parameters"] = params
     if body:
@@ -40,7 +43,10 @@ OPENAPI: dict[str, Any] = {
         "version": "1",
         "description": "Controls that a replica does not offer: upgrades, the canister clock, reset, "
         "snapshots, fault injection, inspection. Bound to loopback by default; with --admin-token every "
-        "route except /health and /ready needs 'Authorization: Bearer <token>'.",
+        "route except /health and /ready needs 'Authorization: Bearer <token>' (or the sf_admin_token "
+        "cookie). Requests with a foreign Host or Origin header are refused (403); POST, PUT, DELETE and "
+        "PATCH must carry Content-Type: application/json, also without a body (PUT /snapshot: "
+        "application/zip), else 415. Every error is a JSON {error: reason}. See docs/security.md.",
     },
     "components": {
         "schemas": {
@@ -89,8 +95,8 @@ OPENAPI: dict[str, Any] = {
                 body={
                     "type": "object",
                     "properties": {
-                        "seconds": {"type": "number", "minimum": 0},
-                        "nanoseconds": {"type": "integer", "minimum": 0},
+                        "seconds": {"type": "number", "minimum": 0, "maximum": 18446744073},
+                        "nanoseconds": {"type": "integer", "minimum": 0, "maximum": 2**64 - 1},
                     },
                 },
             )
@@ -117,8 +123,19 @@ OPENAPI: dict[str, Any] = {
             ),
             "put": {
                 "summary": "Restore a snapshot zip made by GET /snapshot",
+                "description": "The archive is checked completely (member names and sizes, manifest, "
+                "SQLite integrity_check, schema, a dry-run upgrade) before all canisters are swapped at "
+                "once; any failure changes nothing.",
                 "requestBody": {"required": True, "content": {"application/zip": {}}},
-                "responses": {"200": _OK, "400": _ERR, "409": _ERR},
+                "responses": {
+                    "200": _OK,
+                    "400": _ERR,
+                    "401": _ERR,
+                    "403": _ERR,
+                    "409": _ERR,
+                    "413": _ERR,
+                    "415": _ERR,
+                },
             },
         },
         "/faults": {
@@ -129,7 +146,7 @@ OPENAPI: dict[str, Any] = {
                     "required": True,
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FaultRule"}}},
                 },
-                "responses": {"201": _OK, "400": _ERR},
+                "responses": {"201": _OK, "400": _ERR, "401": _ERR, "403": _ERR, "415": _ERR},
             },
             "delete": _op("Remove every fault rule"),
         },

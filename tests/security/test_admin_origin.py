@@ -211,3 +211,22 @@ def test_token_from_header_or_cookie(token_emu: EmulatorProcess) -> None:
     foreign = {**JSON, "Cookie": "sf_admin_token=s3cret", "Origin": "http://evil.example"}
     assert httpx.post(url, content=RULE, headers=foreign).status_code == 403
     assert len(httpx.get(url, headers={"Cookie": "sf_admin_token=s3cret"}).json()) == 2
+
+
+def test_wildcard_bind_accepts_ip_literals_but_not_names(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Bound to 0.0.0.0 the listener is addressed by some IP of this machine: an IP literal `Host`
+    cannot come from a rebinding page (its origin would be that IP), a foreign name can."""
+    proc = EmulatorProcess(
+        tmp_path_factory.mktemp("wildcard") / "state", extra_args=["--quiet", "--admin-host", "0.0.0.0"]
+    )
+    proc.start()
+    try:
+        port = _port(proc)
+        url = f"http://127.0.0.1:{port}/faults"
+        for host in (f"10.1.2.3:{port}", f"127.0.0.1:{port}", f"[fe80::1]:{port}"):
+            assert httpx.get(url, headers={"Host": host}).status_code == 200, host
+        refused = httpx.get(url, headers={"Host": f"rebind.evil.example:{port}"})
+        assert refused.status_code == 403
+        assert httpx.get(url, headers={"Host": "10.1.2.3:1"}).status_code == 403
+    finally:
+        proc.stop()
