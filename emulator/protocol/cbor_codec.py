@@ -4,6 +4,13 @@ Incoming bodies are decoded strictly: agents only ever send major types 0–5, n
 self-describe tag 55799, so anything else (floats, bignums, other tags, trailing bytes) is a
 malformed envelope rather than something to interpret generously.
 
+Before cbor2 sees a body, `_prescan` walks its item headers once, iteratively, skipping string
+contents: it refuses every tag (the self-describe prefix is stripped first), indefinite lengths,
+nesting deeper than `MAX_DECODE_DEPTH`, more than `MAX_DATA_ITEMS` items and any length the rest
+of the body cannot hold. cbor2 therefore only ever builds trees no larger than the bytes that
+describe them: its shared-reference tags (28/29), which expand a 186-byte body into 2^20 nodes or
+a cycle, and declared lengths of 2^64, never reach it.
+
 Outgoing bodies are limited the other way round: agent-js' decoder understands major types 0–5,
 tag 55799 and simple values only, so an integer ≥ 2⁶⁴ (which cbor2 would encode as a bignum tag)
 or a float must never leave the emulator.
@@ -30,6 +37,13 @@ MAX_DECODE_DEPTH = 32
 The deepest spec-defined request structure (envelope → sender_delegation → item → delegation →
 targets) is five levels; 32 leaves room for future content fields while keeping hostile input from
 recursing far.
+"""
+
+MAX_DATA_ITEMS = 131_072
+"""Most data items (map keys and values count one each) a request body may hold.
+
+The largest request the spec allows is a read_state of 1000 paths of 127 labels (about 128,000
+items); agents send a few dozen. The pre-scan of 131,072 one-byte items takes about 40 ms.
 """
 
 U64_MAX = 2**64 - 1
@@ -74,6 +88,75 @@ def _freeze(value: Any, where: str) -> Any:
     raise ValueError(f"unsupported CBOR value ({type(value).__name__}) at {where}")
 
 
+class _ScanError(Exception):
+    """A body refused by the pre-scan; the message is the reason after "Could not parse body as …:"."""
+
+
+def _premature(need: int, have: int) -> _ScanError:
+    # cbor2's wording, so a truncated body reads the same whichever check found it.
+    return _ScanError(f"premature end of stream (expected to read at least {need} bytes, got {have} instead)")
+
+
+def _prescan(body: bytes, pos: int) -> int:
+    """Check the structure of the one data item at ``pos`` without building it; returns its end.
+
+    Linear in the number of item headers, iterative (an explicit stack of item counts, so no
+    recursion), and bounded by `MAX_DATA_ITEMS`: each header is read once and string contents
+    are skipped, never copied.
+    """
+    end = len(body)
+    budget = MAX_DATA_ITEMS
+    # Items still to read in each enclosing container; ``pending`` is the innermost's.
+    enclosing: list[int] = []
+    pending = 1
+    while True:
+        if pos >= end:
+            raise _premature(1, 0)
+        initial = body[pos]
+        pos += 1
+        major, info = initial >> 5, initial & 0x1F
+        if info < 24:
+            argument = info
+        elif info < 28:
+            width = 1 << (info - 24)
+            if end - pos < width:
+                raise _premature(width, end - pos)
+            argument = int.from_bytes(body[pos : pos + width], "big")
+            pos += width
+        elif initial == 0xFF:
+            raise _ScanError("break code encountered where a data item was expected")
+        elif info == 31 and 2 <= major <= 5:
+            raise _ScanError("indefinite-length items are not allowed")
+        else:
+            raise _ScanError(f"invalid additional information {info} for major type {major}")
+        budget -= 1
+        if budget < 0:
+            raise _ScanError(f"more than {MAX_DATA_ITEMS} data items")
+        if major == 6:
+            if argument in (2, 3):
+                raise _ScanError("bignum tags are not allowed")
+            raise _ScanError(f"CBOR tag {argument} is not allowed")
+        if major in (2, 3):
+            if argument > end - pos:
+                raise _premature(argument, end - pos)
+            pos += argument
+        elif major in (4, 5) and argument:
+            items = argument if major == 4 else 2 * argument
+            if items > end - pos:  # every item takes at least one byte
+                raise _premature(items if pos < end else 1, end - pos)
+            if len(enclosing) >= MAX_DECODE_DEPTH:
+                raise _ScanError(f"maximum container nesting depth ({MAX_DECODE_DEPTH}) exceeded")
+            enclosing.append(pending - 1)
+            pending = items
+            continue
+        # A complete item: an integer, a string, an empty container or a simple value / float.
+        pending -= 1
+        while pending == 0:
+            if not enclosing:
+                return pos
+            pending = enclosing.pop()
+
+
 def decode_body(body: bytes, what: str) -> Mapping[str, Any]:
     """Decode a request body into an immutable map, or raise the replica-style 400.
 
@@ -83,6 +166,12 @@ def decode_body(body: bytes, what: str) -> Mapping[str, Any]:
     """
     # The stream starts after the prefix instead of decoding a sliced copy of a body of up to 2 MiB.
     start = len(SELF_DESCRIBE_PREFIX) if body.startswith(SELF_DESCRIBE_PREFIX) else 0
+    try:
+        item_end = _prescan(body, start)
+    except _ScanError as exc:
+        raise ProtocolError(400, f"Could not parse body as {what}: {exc}") from None
+    if item_end != len(body):
+        raise ProtocolError(400, f"Could not parse body as {what}: trailing data at offset {item_end}")
     stream = io.BytesIO(body)
     stream.seek(start)
     try:
