@@ -304,19 +304,28 @@ async def restore(request: web.Request) -> web.Response:
                 _remove_db(scratch)
         except SnapshotRejected as exc:
             raise AdminError(exc.status, exc.reason) from None
-        swapped: list[tuple[CanisterHost, Path]] = []
         try:
-            for cid, db in checked.databases.items():
-                host = replica.hosts[cid]
-                rollback = work / f"{cid}.rollback.sqlite3"
-                await replica.run_on(cid, lambda h=host, d=db, r=rollback: _swap(h, d, r))  # type: ignore[misc]
-                swapped.append((host, rollback))
+            await swap_in(replica, checked.databases, work)
         except Exception as exc:
-            log.exception("restore failed; rolling back %d canister(s)", len(swapped))
-            for host, rollback in swapped:
-                await replica.run_on(host.canister_id, lambda h=host, r=rollback: h.restore(r))  # type: ignore[misc]
-            raise AdminError(409, f"restore failed and was rolled back: {exc}"[:800]) from None
+            raise AdminError(500, f"restore failed and was rolled back: {exc}"[:800]) from None
     return web.json_response({"restored": [str(cid) for cid in checked.databases]})
+
+
+async def swap_in(replica: Replica, databases: dict[Principal, Path], work: Path) -> None:
+    """Restores each canister from its checked database, in turn on its own thread. All or nothing:
+    when one fails, those already swapped are put back from the copies taken just before theirs."""
+    swapped: list[tuple[CanisterHost, Path]] = []
+    try:
+        for cid, db in databases.items():
+            host = replica.hosts[cid]
+            rollback = work / f"{cid}.rollback.sqlite3"
+            await replica.run_on(cid, lambda h=host, d=db, r=rollback: _swap(h, d, r))  # type: ignore[misc]
+            swapped.append((host, rollback))
+    except Exception:
+        log.exception("restore failed; rolling back %d canister(s)", len(swapped))
+        for host, rollback in swapped:
+            await replica.run_on(host.canister_id, lambda h=host, r=rollback: h.restore(r))  # type: ignore[misc]
+        raise
 
 
 def _swap(host: CanisterHost, snapshot_db: Path, rollback: Path) -> None:
