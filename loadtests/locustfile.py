@@ -52,6 +52,19 @@ def add_options(parser: LocustArgumentParser, **_: Any) -> None:
         default=os.environ.get("CANISTER_ID_BACKEND", DEFAULT_CANISTER_ID),
         help=f"the artifact canister's principal (default $CANISTER_ID_BACKEND or {DEFAULT_CANISTER_ID})",
     )
+    # On the parser, not the group: only the parser's add_argument knows include_in_web_ui.
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("STOREFOREVER_DATABASE_URL", ""),
+        include_in_web_ui=False,
+        help="the app's PostgreSQL, for a profile with users.GalleryStorer.write_edges = true",
+    )
+    parser.add_argument(
+        "--edges-identity-dir",
+        default="",
+        include_in_web_ui=False,
+        help="where each GalleryStorer saves its key (<principal>.pem) so edges audit can run as it",
+    )
     parser.add_argument("--profile-json", default="", help=argparse.SUPPRESS, include_in_web_ui=False)
 
 

@@ -91,6 +91,9 @@ class GallerySettings(UserSettings):
     asset_size: SizeDistribution
     memory_concurrency: int
     presence_page_size: int
+    # Also write each gallery's icp-canister edges to the app's PostgreSQL table (storage_edges) as
+    # ``store-gallery --database-url`` does; the database comes from the locust option --database-url.
+    write_edges: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,14 +285,28 @@ def _size(raw: Mapping[str, Any], name: str, target: TargetSettings) -> SizeDist
 def _gallery(raw: Mapping[str, Any], target: TargetSettings) -> GallerySettings:
     name = "GalleryStorer"
     _only(
-        raw, name, {"count", "wait", "gallery_size", "asset_size", "memory_concurrency", "presence_page_size"}
+        raw,
+        name,
+        {
+            "count",
+            "wait",
+            "gallery_size",
+            "asset_size",
+            "memory_concurrency",
+            "presence_page_size",
+            "write_edges",
+        },
     )
+    write_edges = raw.get("write_edges", False)
+    if not isinstance(write_edges, bool):
+        raise ProfileError(f"users.{name}.write_edges must be true or false, got {write_edges!r}")
     settings = GallerySettings(
         **_common(raw, name),
         gallery_size=_int(raw, "gallery_size", minimum=1),
         asset_size=_size(raw, name, target),
         memory_concurrency=_int(raw, "memory_concurrency", default=1, minimum=1),
         presence_page_size=_int(raw, "presence_page_size", default=target.presence_page_size, minimum=1),
+        write_edges=write_edges,
     )
     if settings.memory_concurrency > target.max_active_sessions:
         raise ProfileError(

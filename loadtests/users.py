@@ -51,6 +51,7 @@ from clients.ic import generate_ed25519
 
 from .client import LocustArtifactClient, mark_reported, was_reported
 from .context import LoadContext, context_for
+from .edges import edge_target_for
 from .events import fire_request
 from .fixtures import gallery_manifest, new_uuid, scratch_directory
 from .profile import UserSettings
@@ -118,8 +119,9 @@ class ArtifactUser(User):
         super().__init__(environment)
         self.ctx: LoadContext = context_for(environment)  # raises LocustError naming what is missing
         profile = self.ctx.profile
+        self.identity = generate_ed25519()
         self.client = LocustArtifactClient(
-            self.ctx.connection.with_identity(generate_ed25519()),
+            self.ctx.connection.with_identity(self.identity),
             self.ctx.canister_id,
             environment.events.request,
             retries=profile.client_retries,
@@ -235,7 +237,17 @@ class ArtifactUser(User):
 
 
 class GalleryStorer(ArtifactUser):
-    """Stores whole galleries with the client's orchestrator, then re-checks presence page by page."""
+    """Stores whole galleries with the client's orchestrator, then re-checks presence page by page.
+
+    With ``write_edges`` it also keeps the app's ``storage_edges`` rows, as ``store-gallery
+    --database-url`` does (``loadtests/edges.py``).
+    """
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        self.edges = edge_target_for(environment) if self.ctx.profile.gallery.write_edges else None
+        if self.edges is not None:
+            self.edges.register(self.principal, self.identity)
 
     @canister_task()
     def store_gallery(self) -> None:
@@ -243,14 +255,28 @@ class GalleryStorer(ArtifactUser):
         with scratch_directory() as scratch:
             manifest = gallery_manifest(Path(scratch), self.rng, s.gallery_size, s.asset_size)
             memory_ids = [m.id for m in manifest.memories]
+            writer = None
+            if self.edges is not None:
+                self.edges.seed(manifest, self.principal)
+                writer = self.edges.writer(manifest, self.ctx.canister_id)
             with self.measure("gallery", self.ctx.profile.gallery_event) as m:
-                outcome = store_gallery(
-                    self.client,
-                    manifest,
-                    memory_concurrency=s.memory_concurrency,
-                    chunk_concurrency=1,
-                    chunk_size=self.ctx.profile.target.max_chunk_size,
-                )
+                try:
+                    outcome = store_gallery(
+                        self.client,
+                        manifest,
+                        memory_concurrency=s.memory_concurrency,
+                        chunk_concurrency=1,
+                        chunk_size=self.ctx.profile.target.max_chunk_size,
+                        on_start=None if writer is None else writer.on_start,
+                        on_memory=None if writer is None else writer.on_memory,
+                    )
+                except BaseException:
+                    if writer is not None:  # stopped mid-gallery: unfinished memories go "failed"
+                        writer.close(interrupted=True)
+                    raise
+                stats = None if writer is None else writer.close()
+                if stats is not None:
+                    self.check("edges_written", stats.error is None, f"storage_edges: {stats.error}")
                 error = next((o.error for o in outcome.memories if o.error), outcome.error)
                 self.check("gallery_complete", outcome.status == "complete", f"{outcome.counts}: {error}")
                 absent = [p for p in self.presence(memory_ids, s.presence_page_size) if not p.fully_present]
