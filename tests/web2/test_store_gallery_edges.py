@@ -218,3 +218,74 @@ def test_sigkill_mid_gallery_then_rerun_leaves_nothing_migrating_and_no_duplicat
     expected = gallery.expected_hashes()
     assert all(r["content_hash"] == expected[(r["memory_id"], r["artifact"])] for r in rows)
     assert gallery_presence(edges_db, gallery.gallery_id)["icp_complete"] is True
+
+
+@pytest.mark.slow
+def test_a_database_lost_mid_run_does_not_stop_the_canister_path_and_the_edges_file_repairs_the_table(
+    artifact_emulator: EmulatorProcess, edges_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gallery = write_gallery(tmp_path, 60)
+    seed(capsys, edges_db, gallery.manifest)
+    identity = new_identity(tmp_path)
+    edges_file = tmp_path / "edges.jsonl"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "store-gallery",
+            str(gallery.manifest),
+            *target_args(artifact_emulator.url, identity),
+            "--memory-concurrency",
+            "1",
+            "--edges",
+            str(edges_file),
+            "--database-url",
+            edges_db,
+            "--json",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        deadline = time.monotonic() + 60  # hang guard
+        while _count(edges_db, "backend = 'icp-canister' AND present") < 10:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        with psycopg.connect(edges_db, autocommit=True) as conn:  # the writer's connection dies
+            killed = conn.execute(
+                "SELECT COUNT(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'storeforever' AND datname = current_database()"
+            ).fetchone()
+        assert killed == (1,)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 4, stderr.decode()[-3000:]
+    doc = json.loads(stdout)
+    assert doc["result"]["counts"]["stored"] == 60  # every memory reached the canister regardless
+    assert "storage_edges not fully written" in doc["error"]["message"]
+    assert "edges apply" in doc["error"]["message"]
+    assert b"Traceback" not in stderr
+    assert len(edges_file.read_text().splitlines()) == 120
+
+    code, applied = run_cli(
+        capsys,
+        "edges",
+        "apply",
+        str(edges_file),
+        "--database-url",
+        edges_db,
+        "--manifest",
+        str(gallery.manifest),
+        "--refresh",
+    )
+    assert code == EXIT_OK, applied
+    assert applied["result"]["refreshed_gallery_presence"] is True
+    assert gallery_presence(edges_db, gallery.gallery_id)["icp_complete"] is True
+    assert _count(edges_db, "sync_state <> 'idle' OR NOT present") == 0
+    assert _count(edges_db, "backend = 'icp-canister'") == 120
