@@ -64,23 +64,23 @@ MAGIC = b"DIDL"
 MAX_DEPTH = 600
 FUEL_PER_BYTE = 8  # real messages use well under 1 unit per byte (the golden vectors: 0.27)
 FUEL_BASE = 50_000
-MAX_FUEL = 180_000
+MAX_FUEL = 190_000
 """The most steps any one message may take, whatever its size: about 80 ms of this decoder's work.
 
 A 1 MiB `put_chunk` takes about 1,050 units. The largest structured argument benchmarks/test_codec.py
-decodes, 10,000 four-field records with three texts each (500 kB), takes 170,000: it fits, and is
+decodes, 10,000 four-field records with three texts each (500 kB), takes 180,000: it fits, and is
 about the most an argument can hold and still decode within the 100 ms bound.
 """
 BYTES_PER_UNIT = 1024  # texts and blobs: one unit per KiB copied or validated
 LEB_BYTES_PER_UNIT = 8  # long nat/int: one unit per 8 bytes, the repacking loop's stride
-# Work dearer than one step, in steps (a step is about 0.45 µs here; see benchmarks/hostile_decode.py).
+# Work dearer than one step, in steps (a step is 0.3-0.5 µs here; see benchmarks/hostile_decode.py).
 ENTRY_UNITS = 16  # a type-table entry: a Knot, a type object and its checks
-FIELD_UNITS = 16  # a record/variant field or service method in the table: sorted, checked, indexed twice
+FIELD_UNITS = 20  # a record/variant field or service method in the table: sorted, checked, indexed twice
 TEXT_UNITS = 1  # a text value: UTF-8 validation and a str object
-PRINCIPAL_UNITS = 2  # a principal value: its checksum and object
+PRINCIPAL_UNITS = 3  # a principal value: its checksum and object
 VEC_UNITS = 1  # a vector header, on top of its elements
 OPT_UNITS = 2  # an option tag, on top of its content (options nest: deep Python frames cost more)
-NUMBER_UNITS = 1  # a fixed-width number or float: a slice and a conversion
+NUMBER_UNITS = 2  # a fixed-width number or float: a slice and a conversion
 _MAX_LEN_BYTES = 10  # lengths, counts, ids and type indices are at most 64-bit quantities
 
 _OPCODE_PRIMS = {p.value: p for p in Prim}
@@ -140,7 +140,11 @@ class _Decoder:
         return self.data[self.pos - 1]
 
     def uleb(self) -> int:
-        value, self.pos = read_uleb(self.data, self.pos, _MAX_LEN_BYTES)
+        pos = self.pos
+        if pos < len(self.data) and self.data[pos] < 0x80:  # most lengths and indices: one byte
+            self.pos = pos + 1
+            return self.data[pos]
+        value, self.pos = read_uleb(self.data, pos, _MAX_LEN_BYTES)
         return value
 
     def sleb(self) -> int:
@@ -338,7 +342,10 @@ class _Decoder:
         self.fuel -= 1  # spend(1), inlined: this and `skip` run once per value
         if self.fuel < 0:
             self.spend(0)
-        w, e = resolve(w), resolve(e)
+        if type(w) is Knot:  # resolve() inlined for the common case: this runs once per value
+            w = w.target
+        if type(e) is Knot:
+            e = e.target
         if w is EMPTY:
             raise CandidError("a value of type empty cannot be decoded")
         if e is RESERVED:
@@ -475,7 +482,8 @@ class _Decoder:
         self.fuel -= 1
         if self.fuel < 0:
             self.spend(0)
-        w = resolve(w)
+        if type(w) is Knot:
+            w = w.target
         if isinstance(w, Prim):
             self.prim(w)
         elif isinstance(w, Opt):
