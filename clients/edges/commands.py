@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -195,6 +196,11 @@ def cmd_audit(args: argparse.Namespace, out: Output, client: ArtifactClient) -> 
     from .audit import DRIFT_KINDS, audit_edges
     from .connection import connect
 
+    for gallery_id in args.gallery:
+        try:
+            uuid.UUID(gallery_id)
+        except ValueError:
+            raise EdgeInputError(f"--gallery {gallery_id!r:.60} is not a UUID") from None
     with contextlib.closing(connect(args.database_url)) as conn:
         result = audit_edges(
             conn,

@@ -107,3 +107,14 @@ def test_audit_without_the_schema_is_one_message(
         capsys, "edges", "audit", "--database-url", empty_db, *target_args(artifact_emulator.url, identity)
     )
     assert code == EXIT_PERMANENT and "does not exist" in doc["error"]["message"]
+
+
+def test_audit_refuses_a_gallery_scope_that_is_not_a_uuid(
+    artifact_emulator: EmulatorProcess, edges_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    identity = new_identity(tmp_path)
+    args = ["edges", "audit", "--database-url", edges_db, *target_args(artifact_emulator.url, identity)]
+    code, doc = run_cli(capsys, *args, "--gallery", "1; DROP TABLE storage_edges")
+    assert code == EXIT_USAGE and "is not a UUID" in doc["error"]["message"]
+    code, doc = run_cli(capsys, *args, "--owner", "x' OR '1'='1")  # a parameter, never SQL
+    assert code == EXIT_OK and doc["result"]["memories_checked"] == 0
