@@ -105,6 +105,11 @@ def test_badges_counts_gallery_detail_and_escaping(
     assert page.locator("tr[data-audit]").count() == 0  # the fault rejected before the canister ran
     page.goto(f"{emu.admin_url}/inspector/audit?method=begin_asset_upload&outcome=ok")
     assert page.locator("tr[data-audit]").count() == 6
+    page.goto(f"{emu.admin_url}/inspector/audit?principal={owner}&method=store_gallery_forever")
+    principals = page.locator("tr[data-audit] code.principal").all_inner_texts()
+    assert principals == [owner] * 4
+    page.goto(f"{emu.admin_url}/inspector/audit?principal=aaaaa-aa")
+    assert page.locator("tr[data-audit]").count() == 0
     screenshot(page, "audit")
 
     page.goto(f"{emu.admin_url}/inspector/metrics")

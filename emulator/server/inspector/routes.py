@@ -202,8 +202,18 @@ async def galleries(request: web.Request, host: CanisterHost | None) -> dict[str
     if host is None:
         return {"galleries": [], "next": None, "owner": ""}
     params = _params(request, "owner", "after")
-    data = await _view(request, host, "gallery_summaries", {**params, "limit": str(PAGE_SIZE)})
-    return {"galleries": data["galleries"], "next": data["next"], "owner": params.get("owner", "")}
+    # One gallery per trip to the canister thread: a summary costs lookups over that gallery's own
+    # memories, and IC messages queued meanwhile run between galleries instead of after the page.
+    rows: list[dict[str, Any]] = []
+    after = params.get("after", "")
+    while len(rows) < PAGE_SIZE:
+        data = await _view(request, host, "gallery_summaries", {**params, "after": after, "limit": "1"})
+        if not data["galleries"]:
+            break
+        rows.append(data["galleries"][0])
+        after = rows[-1]["id"]
+    more = len(rows) == PAGE_SIZE
+    return {"galleries": rows, "next": rows[-1]["id"] if more else None, "owner": params.get("owner", "")}
 
 
 async def gallery(request: web.Request, host: CanisterHost | None) -> dict[str, Any]:
