@@ -225,19 +225,19 @@ def cmd_audit(args: argparse.Namespace, out: Output, client: ArtifactClient) -> 
         for kind in DRIFT_KINDS:
             summary.add_row(kind, str(result.counts.get(kind, 0)))
         out.out.print(summary)
-        if result.drifts:
-            details = Table("kind", "memory / gallery", "artifact", "table", "canister / view")
-            for d in result.drifts:
-                details.add_row(
-                    d.kind,
-                    d.memory_id or d.gallery_id or "",
-                    d.artifact or "",
-                    _short(d.table),
-                    _short(d.canister if d.canister is not None else d.view),
+        for d in result.drifts:  # one line each: greppable, and readable in a narrow terminal or a log
+            subject = d.memory_id or d.gallery_id or ""
+            if d.view is not None:
+                out.out.print(
+                    f"{d.kind}  gallery {subject}  table: {_short(d.table)}  view: {_short(d.view)}"
                 )
-            out.out.print(details)
-            if result.details_truncated:
-                out.out.print(f"(first {len(result.drifts)} drift rows shown)")
+            else:
+                out.out.print(
+                    f"{d.kind}  {subject} {d.artifact}  table: {_short(d.table) or 'no row'}  "
+                    f"canister: {_short(d.canister)}"
+                )
+        if result.details_truncated:
+            out.out.print(f"(first {len(result.drifts)} drift rows shown; --max-details N for more)")
         if result.fixed is not None:
             f = result.fixed
             out.out.print(
@@ -245,7 +245,12 @@ def cmd_audit(args: argparse.Namespace, out: Output, client: ArtifactClient) -> 
                 f"{f['changed_during_audit']} changed by someone else during the audit (left alone); "
                 + ("gallery_presence refreshed" if f["refreshed_gallery_presence"] else "nothing to refresh")
             )
-        out.out.print("clean: the table agrees with the canister" if result.clean else "DRIFT found")
+        if result.clean:
+            out.out.print("clean: the table agrees with the canister")
+        else:
+            out.out.print(
+                "DRIFT found" + (" and fixed (run the audit again to confirm)" if result.fixed else "")
+            )
 
     out.result("edges audit", result.to_json(), human)
     return 0 if result.clean else EXIT_DRIFT
