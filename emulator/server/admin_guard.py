@@ -13,6 +13,11 @@ POST from a foreign site would add fault rules or wipe the state. Three kinds of
   the listener's own origin (including `Origin: null` from sandboxed frames and `file:` pages) is
   refused with 403. Requests without `Origin` (curl, the CLI, the Python client) are not from a
   browser page and pass.
+* **Cross-site "no-cors" reads.** An `<img>` or `<script>` tag makes the browser send a GET without
+  `Origin`; it cannot read the answer but can make the listener work (a whole-state snapshot). Browsers
+  label every request with `Sec-Fetch-Site`; a `cross-site` or `same-site` one is refused (403) unless
+  it is a top-level navigation GET (a link to the inspector page), the resource isolation policy
+  recommended by the Fetch Metadata specification.
 * **DNS rebinding.** A hostile name can be re-pointed at 127.0.0.1 after the page loaded, making the
   request same-origin from the browser's point of view; the browser still sends the hostile name in
   `Host`, so only the listener's own names are accepted there (403 otherwise).
@@ -193,6 +198,15 @@ def check_origin(listener: AdminListener, request: web.Request) -> None:
         raise GuardRefusal(403, f"cross-origin request from {origin!r} refused")
 
 
+def check_fetch_metadata(request: web.Request) -> None:
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is None or site in ("same-origin", "none"):
+        return
+    navigation = request.method in ("GET", "HEAD") and request.headers.get("Sec-Fetch-Mode") == "navigate"
+    if not navigation:
+        raise GuardRefusal(403, f"{site} request refused (Sec-Fetch-Site)")
+
+
 def check_content_type(listener: AdminListener, request: web.Request) -> None:
     if request.method not in STATE_CHANGING_METHODS:
         return
@@ -218,6 +232,7 @@ def check_request(listener: AdminListener, request: web.Request) -> None:
     """All rules, in the order that gives the most useful refusal; raises GuardRefusal."""
     check_host(listener, request)
     check_origin(listener, request)
+    check_fetch_metadata(request)
     check_token(listener, request)
     check_content_type(listener, request)
 

@@ -151,6 +151,29 @@ def test_cross_site_read_is_refused(emu: EmulatorProcess) -> None:
     assert answer.status_code == 403
 
 
+def test_cross_site_no_cors_requests_are_refused_but_links_work(emu: EmulatorProcess) -> None:
+    """An `<img src=".../snapshot">` sends no Origin; the browser's Sec-Fetch-Site still names it."""
+    for site in ("cross-site", "same-site"):
+        answer = httpx.get(
+            f"{emu.admin_url}/snapshot", headers={"Sec-Fetch-Site": site, "Sec-Fetch-Mode": "no-cors"}
+        )
+        assert answer.status_code == 403
+        assert answer.json()["error"] == f"{site} request refused (Sec-Fetch-Site)"
+    posted = _post(
+        emu, "/faults", RULE, {**JSON, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+    )
+    assert posted.status_code == 403
+    assert _faults(emu) == []
+    link = httpx.get(
+        f"{emu.admin_url}/health", headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+    )
+    assert link.status_code == 200
+    own = httpx.get(
+        f"{emu.admin_url}/faults", headers={"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}
+    )
+    assert own.status_code == 200
+
+
 def test_same_origin_and_cli_shapes_work(emu: EmulatorProcess) -> None:
     port = _port(emu)
     allowed = [
