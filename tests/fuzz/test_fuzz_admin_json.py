@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -142,6 +143,35 @@ def test_raw_bodies_never_give_5xx(
         _check(http.request(method, path, content=body))
 
     run()
+
+
+VIEWS = ["galleries", "memories", "sessions", "assets", "audit", "figures", "nope"]
+PARAMS = ["owner", "after", "limit", "status", "principal", "memory_id", "gallery_id", "before"]
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30) | st.sampled_from(
+    ["-1", "0", "1" + "0" * 30, "²", "2vxsx-fae", "aaaaa-aa", "Active", " 5", "5 ", "0x10", "1e3"]
+)
+
+
+@FUZZ
+@given(
+    view=st.sampled_from(VIEWS),
+    params=st.dictionaries(st.sampled_from(PARAMS) | texts, texts, max_size=4),
+)
+def test_inspect_query_params_never_give_5xx(view: str, params: dict[str, str], http: httpx.Client) -> None:
+    _check(http.get(f"/canisters/{DEFAULT_ID}/inspect/{view}", params=params))
+
+
+@FUZZ
+@given(segment=texts.filter(lambda t: t not in ("", ".", "..")))
+def test_path_params_never_give_5xx(segment: str, http: httpx.Client) -> None:
+    quoted = quote(segment, safe="")
+    for method, path in (
+        ("GET", f"/canisters/{quoted}/clock"),
+        ("DELETE", f"/faults/{quoted}"),
+        ("GET", f"/canisters/{DEFAULT_ID}/assets/{quoted}/content"),
+        ("GET", f"/canisters/{DEFAULT_ID}/inspect/{quoted}"),
+    ):
+        _check(http.request(method, path))
 
 
 def test_emulator_logged_no_internal_error(emu: EmulatorProcess, http: httpx.Client) -> None:
