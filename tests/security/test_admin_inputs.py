@@ -55,7 +55,7 @@ def _store_and_fetch(emu: EmulatorProcess) -> None:
     assert downloaded_sha256(emu.admin_url, mid) == sha256(data)
 
 
-CLOCK_BODIES = {
+CLOCK_BODIES: dict[str, tuple[str | bytes, str]] = {
     "2^63 ns": ('{"nanoseconds": 9223372036854775808}', "past 2^62 ns"),
     "2^64 ns": ('{"nanoseconds": 18446744073709551616}', "'nanoseconds' must be within"),
     "2^62 ns": ('{"nanoseconds": 4611686018427387904}', "past 2^62 ns"),
