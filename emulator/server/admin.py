@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from emulator.canisters import load_kind
 from emulator.principal import Principal, PrincipalError
@@ -42,6 +43,8 @@ REPLICA_KEY: web.AppKey[Replica] = web.AppKey("admin_replica")
 METRICS_KEY: web.AppKey[EmulatorMetrics] = web.AppKey("admin_metrics")
 WORK_DIR_KEY: web.AppKey[Path] = web.AppKey("admin_work_dir")
 RESTORE_LIMITS_KEY: web.AppKey[RestoreLimits] = web.AppKey("admin_restore_limits")
+# One restore at a time: two interleaved swaps could leave canisters from different snapshots.
+RESTORE_LOCK_KEY: web.AppKey[asyncio.Lock] = web.AppKey("admin_restore_lock")
 # JSON bodies are small; the restore upload is streamed with its own cap (RestoreLimits).
 MAX_JSON_BODY = 1 << 20
 log = logging.getLogger("emulator.admin")
@@ -276,11 +279,14 @@ async def _receive_upload(request: web.Request, target: Path, limits: RestoreLim
         raise AdminError(413, f"snapshot upload of {declared} bytes exceeds the {cap} bytes allowed")
     received = 0
     with target.open("wb") as fh:
-        async for block in request.content.iter_chunked(1 << 20):
-            received += len(block)
-            if received > cap:
-                raise AdminError(413, f"snapshot upload exceeds the {cap} bytes allowed")
-            fh.write(block)
+        try:
+            async for block in request.content.iter_chunked(1 << 20):
+                received += len(block)
+                if received > cap:
+                    raise AdminError(413, f"snapshot upload exceeds the {cap} bytes allowed")
+                fh.write(block)
+        except (RequestPayloadError, ConnectionResetError) as exc:
+            raise AdminError(400, f"snapshot upload interrupted: {exc}"[:300]) from None
     if received == 0:
         raise AdminError(400, "empty body: upload a snapshot zip")
 
@@ -288,6 +294,14 @@ async def _receive_upload(request: web.Request, target: Path, limits: RestoreLim
 async def restore(request: web.Request) -> web.Response:
     """Checks the whole archive off the canister threads, then swaps every canister's store in turn;
     if one swap fails, those already swapped are put back from copies taken just before."""
+    lock = request.app[RESTORE_LOCK_KEY]
+    if lock.locked():
+        raise AdminError(409, "another restore is running; try again when it has finished")
+    async with lock:
+        return await _restore(request)
+
+
+async def _restore(request: web.Request) -> web.Response:
     replica = request.app[REPLICA_KEY]
     limits = request.app[RESTORE_LIMITS_KEY]
     loop = asyncio.get_running_loop()
@@ -387,6 +401,7 @@ def create_admin_app(
     app[REPLICA_KEY] = replica
     app[WORK_DIR_KEY] = work_dir if work_dir is not None else Path(tempfile.gettempdir())
     app[RESTORE_LIMITS_KEY] = restore_limits or RestoreLimits()
+    app[RESTORE_LOCK_KEY] = asyncio.Lock()
     app[METRICS_KEY] = metrics_registry
     app[ADMIN_LISTENER] = AdminListener(
         bind_host=bind_host, token=token, upload_types={("PUT", "/snapshot"): ZIP_TYPE}

@@ -12,11 +12,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import sqlite3
 import stat
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -27,6 +30,7 @@ from tests.client.conftest import downloaded_sha256, make_client, new_id, sha256
 from tests.emulator_process import DEFAULT_ID, EXAMPLE_ID, EmulatorProcess
 
 ZIP = {"Content-Type": "application/zip"}
+HANG_GUARD_S = 30.0  # "it did not hang", not a speed measurement
 
 
 @pytest.fixture(scope="module")
@@ -289,3 +293,53 @@ def test_leftover_work_dirs_are_removed_at_start(tmp_path: Path) -> None:
         assert list((tmp_path / "state" / "tmp").iterdir()) == []
     finally:
         proc.stop()
+
+
+def _start_upload(emu: EmulatorProcess, declared: int, sent: bytes) -> socket.socket:
+    """A PUT /snapshot whose body stops after `sent`: the server is inside the upload."""
+    parts = urlsplit(emu.admin_url)
+    assert parts.hostname is not None and parts.port is not None
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=HANG_GUARD_S)
+    head = (
+        f"PUT /snapshot HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/zip\r\n"
+        f"Content-Length: {declared}\r\n\r\n"
+    ).encode()
+    sock.sendall(head + sent)
+    return sock
+
+
+def _wait_for_empty_work_dir(emu: EmulatorProcess) -> None:
+    deadline = time.monotonic() + HANG_GUARD_S
+    work = emu.state_dir / "tmp"
+    while work.exists() and list(work.iterdir()):
+        assert time.monotonic() < deadline, list(work.iterdir())
+        time.sleep(0.05)
+
+
+def test_second_restore_waits_its_turn_and_interrupted_upload_leaves_nothing(
+    emu: EmulatorProcess, stored: tuple[str, str], good_snapshot: bytes
+) -> None:
+    sock = _start_upload(emu, 10 << 20, good_snapshot[:100_000])
+    try:
+        deadline = time.monotonic() + HANG_GUARD_S
+        while True:  # the first upload has begun once its work dir exists
+            work = emu.state_dir / "tmp"
+            if work.exists() and any(work.iterdir()):
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        second = _restore(emu, good_snapshot)
+        assert second.status_code == 409
+        assert second.json()["error"] == "another restore is running; try again when it has finished"
+    finally:
+        sock.close()  # the client goes away mid-body
+    _wait_for_empty_work_dir(emu)
+    _assert_unchanged(emu, stored)
+    assert _restore(emu, good_snapshot).status_code == 200
+    _assert_unchanged(emu, stored)
+
+
+def test_no_refusal_reached_the_catch_all(emu: EmulatorProcess) -> None:
+    assert emu.log_path is not None
+    log = emu.log_path.read_text()
+    assert "Traceback" not in log and "internal error" not in log
