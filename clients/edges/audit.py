@@ -281,21 +281,25 @@ def _apply_fixes(conn: psycopg.Connection, fixes: list[_Fix], refresh: bool) -> 
     inserts = [f for f in fixes if f.row_id is None]
     updated = inserted = 0
     with conn.transaction(), conn.cursor() as cur:
-        for f in updates:
-            cur.execute(
+        # executemany pipelines the statements: one round trip per batch, not per row.
+        if updates:
+            cur.executemany(
                 "UPDATE storage_edges SET present = %s, sync_state = %s, sync_error = %s, "
                 "updated_at = now(), last_synced_at = now() WHERE id = %s AND updated_at = %s",
-                (f.present, "idle" if f.present else "failed", f.note, f.row_id, f.observed_updated_at),
+                [
+                    (f.present, "idle" if f.present else "failed", f.note, f.row_id, f.observed_updated_at)
+                    for f in updates
+                ],
             )
-            updated += max(cur.rowcount, 0)
-        for f in inserts:
-            cur.execute(
+            updated = max(cur.rowcount, 0)
+        if inserts:
+            cur.executemany(
                 "INSERT INTO storage_edges (memory_id, memory_type, artifact, backend, present, sync_state, "
                 "sync_error, last_synced_at) VALUES (%s, %s, %s, %s, true, 'idle', %s, now()) "
                 "ON CONFLICT (memory_id, memory_type, artifact, backend) DO NOTHING",
-                (f.memory_id, f.memory_type, f.artifact, ICP_BACKEND, f.note),
+                [(f.memory_id, f.memory_type, f.artifact, ICP_BACKEND, f.note) for f in inserts],
             )
-            inserted += max(cur.rowcount, 0)
+            inserted = max(cur.rowcount, 0)
         if refresh:
             refresh_gallery_presence(conn)
     return {
