@@ -37,6 +37,21 @@ def _canister_spec(text: str) -> CanisterSpec:
     return CanisterSpec(kind, Principal.from_text(cid if sep else DEFAULT_CANISTER_ID))
 
 
+def _controller(text: str) -> Principal:
+    """A principal, or a PEM identity file (what `icp identity export` / `dfx identity export` write)."""
+    if Path(text).is_file():
+        from clients.ic.identity import load_pem_file, principal_of
+
+        try:
+            return Principal.from_text(principal_of(load_pem_file(text)))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text}: not a PEM identity ({exc})") from exc
+    try:
+        return Principal.from_text(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a principal nor a PEM file") from exc
+
+
 def add_emulator_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address of the IC HTTP interface (default 127.0.0.1)")
     p.add_argument(
@@ -74,10 +89,12 @@ def add_emulator_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--controller",
         action="append",
-        type=Principal.from_text,
+        type=_controller,
         default=[],
-        metavar="PRINCIPAL",
-        help="controller listed in read_state /canister/<id>/controllers; repeatable",
+        metavar="PRINCIPAL|PEM",
+        help="controller of every hosted canister (management canister calls, read_state controllers), "
+        "a principal or a PEM identity file; repeatable. Controllers set later with update_settings "
+        "are kept in the state directory and win over this flag",
     )
     p.add_argument(
         "--durability",
@@ -175,6 +192,7 @@ async def serve(config: EmulatorConfig, port_file: Path | None) -> None:
 
     from emulator.server.admin_guard import ADMIN_LISTENER
     from emulator.server.app import create_apps
+    from emulator.server.app_keys import REPLICA
     from emulator.server.connections import CONNECTION_LIMITS
     from emulator.server.snapshot_archive import clear_work_dir, work_dir_of
 
@@ -198,6 +216,9 @@ async def serve(config: EmulatorConfig, port_file: Path | None) -> None:
         "port": port,
         "admin_url": f"http://{config.admin_host}:{admin_port}",
         "canisters": {spec.kind: str(spec.canister_id) for spec in config.canisters},
+        "controllers": {
+            str(cid): [c.to_text() for c in host.controllers] for cid, host in app[REPLICA].hosts.items()
+        },
         "state_dir": str(config.state_dir.resolve()),
     }
     if port_file is not None:
@@ -205,6 +226,15 @@ async def serve(config: EmulatorConfig, port_file: Path | None) -> None:
         tmp.write_text(json.dumps(info))
         tmp.replace(port_file)
     print(f"storeforever emulator ready: {json.dumps(info)}", flush=True)
+    for cid, host in app[REPLICA].hosts.items():
+        owners = ", ".join(c.to_text() for c in host.controllers)
+        print(
+            f"canister {cid} is controlled by {owners}"
+            if owners
+            else f"canister {cid} has no controllers: management calls (status, stop, logs, snapshots) "
+            "are refused; start with --controller PRINCIPAL|PEM",
+            flush=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -99,6 +99,16 @@ def canister_rejected(cid: Principal, message: str) -> Reject:
     return Reject(RejectCode.CANISTER_REJECT, message, "IC0406")
 
 
+def canister_stopped(cid: Principal) -> Reject:
+    """5 / IC0508 — an update (ingress) to a stopped canister; the replica's induction text."""
+    return Reject(RejectCode.CANISTER_ERROR, f"Canister {cid.to_text()} is stopped", "IC0508")
+
+
+def canister_not_running(cid: Principal) -> Reject:
+    """5 / IC0508 — a query to a stopped canister (the query handler's running check)."""
+    return Reject(RejectCode.CANISTER_ERROR, f"Canister {cid.to_text()} is not running", "IC0508")
+
+
 def storage_full(cid: Principal, detail: str) -> Reject:
     """2 / IC0204 — the emulator's disk refused the message's writes; nothing was stored.
 

@@ -20,10 +20,13 @@ from emulator.principal import Principal
 from emulator.protocol.errors import (
     Reject,
     RejectCode,
+    canister_not_running,
+    canister_stopped,
     canister_trapped,
     method_not_found,
 )
 from emulator.protocol.state_tree import CanisterState, RequestStatus
+from emulator.runtime import canister_log
 from emulator.runtime.canister import CallContext, Canister, CanisterTrap, Mode, Timer
 from emulator.runtime.clock import CanisterClock
 from emulator.runtime.stable_store import StableStore, StorageFull, is_storage_failure
@@ -37,6 +40,10 @@ MAX_QUERY_REPLY_BYTES = 3 * 1024 * 1024
 # the expiry"); a resubmission within that time is answered from the record.
 STATUS_RETENTION_MARGIN_NS = 5 * 60 * 1_000_000_000
 MODULE_HASH_KEY = "module_hash"
+# Set by the management canister (`update_settings`, `stop_canister`); kept in the store so they survive
+# restarts. Stored controllers win over `--controller`, as the IC's state wins over how it was created.
+CONTROLLERS_KEY = "controllers"
+RUN_STATUS_KEY = "run_status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +78,11 @@ class CanisterHost:
     _exported: dict[str, tuple[Mode, str]] = field(init=False, default_factory=dict)
     _module_hash: bytes = field(init=False, default=b"")
     _timers: list[_ArmedTimer] = field(init=False, default_factory=list)
+    configured_controllers: tuple[Principal, ...] = field(init=False, default=())
+    running: bool = field(init=False, default=True)
 
     def __post_init__(self) -> None:
+        self.configured_controllers = self.controllers
         self._load(self.canister_cls)
         with self.store.write():
             installed = self.store.get_meta(MODULE_HASH_KEY)
@@ -83,6 +93,7 @@ class CanisterHost:
                 self._run_lifecycle(self.instance.post_upgrade, "canister_post_upgrade")
             self.store.set_meta(MODULE_HASH_KEY, self._module_hash)
         self._arm_timers()
+        self.load_management_meta()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -136,6 +147,25 @@ class CanisterHost:
             self.store.set_meta(MODULE_HASH_KEY, self._module_hash)
         self.clock.reload()
         self._arm_timers()
+        self.load_management_meta()
+
+    def load_management_meta(self) -> None:
+        """Controllers and running status as stored (or as configured when nothing is stored)."""
+        with self.store.read():
+            stored = self.store.get_meta(CONTROLLERS_KEY)
+            status = self.store.get_meta(RUN_STATUS_KEY)
+        self.controllers = self.configured_controllers if stored is None else _decode_principals(stored)
+        self.running = status != b"stopped"
+
+    def set_controllers(self, controllers: Sequence[Principal]) -> None:
+        """Inside a `write()`: the new list commits with the message that set it."""
+        self.store.set_meta(CONTROLLERS_KEY, _encode_principals(controllers))
+        self.controllers = tuple(controllers)
+
+    def set_running(self, running: bool) -> None:
+        """Inside a `write()`; stopped canisters refuse calls and fire no timers."""
+        self.store.set_meta(RUN_STATUS_KEY, b"running" if running else b"stopped")
+        self.running = running
 
     def state(self) -> CanisterState:
         return CanisterState(
@@ -194,28 +224,56 @@ class CanisterHost:
                 "IC0504",
             )
         except CanisterTrap as exc:
-            return canister_trapped(self.canister_id, str(exc))
+            return self._trapped(str(exc), limit)
         except Exception as exc:  # a bug in canister code is a trap, never a crashed server
             if is_storage_failure(exc):  # not the canister's fault: the whole message is refused
                 raise StorageFull(str(exc)) from exc
             log.exception("canister %s trapped in %s", self.canister_id, method)
-            return canister_trapped(self.canister_id, f"Panicked at '{type(exc).__name__}: {exc}'")
+            return self._trapped(f"Panicked at '{type(exc).__name__}: {exc}'", limit)
         return Replied(reply)
+
+    def _trapped(self, message: str, limit: int) -> Reject:
+        """A trap in an update is logged as on the IC (`[TRAP]: …`); a query's log is not kept."""
+        if limit == MAX_UPDATE_REPLY_BYTES:  # replicated execution, inside the message's write()
+            canister_log.append(self.store.conn, self.clock.now(), f"[TRAP]: {message}")
+        return canister_trapped(self.canister_id, message)
 
     def call(
         self, *, request_id: bytes, sender: Principal, method: str, arg: bytes, ingress_expiry: int
     ) -> RequestStatus:
         """Execute an update once; a resubmitted request id gets the stored status, not a second run."""
+
+        def execute() -> Outcome:
+            if not self.running:
+                return canister_stopped(self.canister_id)
+            rejected = self._lookup(method, "update")
+            if rejected is not None:
+                return rejected
+            return self._execute(sender, method, arg, MAX_UPDATE_REPLY_BYTES)
+
+        return self.record_call(
+            request_id=request_id,
+            sender=sender,
+            method=method,
+            ingress_expiry=ingress_expiry,
+            execute=execute,
+        )
+
+    def record_call(
+        self,
+        *,
+        request_id: bytes,
+        sender: Principal,
+        method: str,
+        ingress_expiry: int,
+        execute: Callable[[], Outcome],
+    ) -> RequestStatus:
+        """Run `execute` in one transaction with the request status it produces (also for `aaaaa-aa`)."""
         with self.store.write() as db:
             existing = self._stored_status(request_id)
             if existing is not None:
                 return existing
-            rejected = self._lookup(method, "update")
-            outcome: Outcome = (
-                rejected
-                if rejected is not None
-                else self._execute(sender, method, arg, MAX_UPDATE_REPLY_BYTES)
-            )
+            outcome = execute()
             status = self._status(sender, outcome)
             db.execute(
                 "INSERT INTO _ic_request_status (request_id, sender, method, status, reply, reject_code,"
@@ -242,6 +300,8 @@ class CanisterHost:
 
     def query(self, *, sender: Principal, method: str, arg: bytes) -> Outcome:
         """Execute a query; whatever it does to the store is rolled back."""
+        if not self.running:
+            return canister_not_running(self.canister_id)
         rejected = self._lookup(method, "query")
         if rejected is not None:
             return rejected
@@ -319,7 +379,9 @@ class CanisterHost:
 
     def run_due_timers(self) -> list[str]:
         """Fire due timers once each (a periodic timer that missed several intervals fires once)."""
-        fired = []
+        fired: list[str] = []
+        if not self.running:
+            return fired
         now = self.clock.now()
         for armed in self._timers:
             if armed.due_ns > now:
@@ -333,6 +395,19 @@ class CanisterHost:
             armed.due_ns = now + armed.timer.interval_ns
             fired.append(armed.timer.name)
         return fired
+
+
+def _encode_principals(principals: Sequence[Principal]) -> bytes:
+    return b"".join(bytes([len(p.raw)]) + p.raw for p in principals)
+
+
+def _decode_principals(data: bytes) -> tuple[Principal, ...]:
+    out, pos = [], 0
+    while pos < len(data):
+        size = data[pos]
+        out.append(Principal(data[pos + 1 : pos + 1 + size]))
+        pos += 1 + size
+    return tuple(out)
 
 
 class _ReplyTooLarge(Exception):

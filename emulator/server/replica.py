@@ -15,8 +15,16 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from emulator.canisters.management import (
+    MANAGEMENT_CANISTER_ID,
+    EffectiveCanisterMismatch,
+    ManagementCanister,
+    ManagementMessage,
+    decode_message,
+)
 from emulator.principal import Principal, PrincipalError
 from emulator.protocol.auth import authenticate, check_delegation_targets, check_ingress_expiry
 from emulator.protocol.cbor_codec import encode_response
@@ -39,6 +47,9 @@ log = logging.getLogger("emulator.calls")
 
 # The IC's ingress message limit (2 MiB); bodies above it are refused before parsing.
 MAX_INGRESS_BYTES = 2 * 1024 * 1024
+# What the HTTP gateway in front of a local replica (PocketIC, `dfx start`, `icp network start`) answers
+# for a canister id no subnet hosts; agents show it as "canister not found" instead of a certificate error.
+UNROUTABLE_CANISTER = "error: canister_not_found\ndetails: The specified canister does not exist."
 CBOR = "application/cbor"
 T = TypeVar("T")
 
@@ -104,6 +115,7 @@ class Replica:
         canister_ranges: Sequence[tuple[Principal, Principal]],
         on_call: Callable[[CallRecord], None] | None = None,
         faults: FaultInjector | None = None,
+        snapshot_root: Path | None = None,
     ) -> None:
         self.faults = faults or FaultInjector()
         self.root_key = root_key
@@ -114,6 +126,7 @@ class Replica:
             cid: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"canister-{cid}") for cid in self.hosts
         }
         self._on_call = on_call
+        self.management = ManagementCanister(snapshot_root)
 
     async def run_on(self, cid: Principal, fn: Callable[[], T]) -> T:
         """Run `fn` on the canister's own worker thread: one message at a time per canister."""
@@ -159,8 +172,10 @@ class Replica:
                 f"Request body is too large: {len(body)} bytes exceed the {MAX_INGRESS_BYTES} byte limit.",
             )
         ecid = self._principal_in_url(ecid_text)
+        self._check_routable(ecid)
         env = parse_envelope(body, kind)
-        if kind != "read_state" and env.canister_id != ecid:
+        # Calls to aaaaa-aa are routed by the canister in their argument, checked in _management().
+        if kind != "read_state" and env.canister_id != ecid and env.canister_id != MANAGEMENT_CANISTER_ID:
             raise ProtocolError(
                 400,
                 f"Specified CanisterId {env.canister_id} does not match effective canister id in URL {ecid}",
@@ -171,6 +186,28 @@ class Replica:
         if env.canister_id is not None:
             check_delegation_targets(env, env.canister_id)
         return env, ecid
+
+    def _check_routable(self, ecid: Principal) -> None:
+        """A canister id outside every range this replica serves never reaches a replica on the IC."""
+        if ecid in self.hosts:
+            return
+        if not any(
+            low.raw <= ecid.raw <= high.raw and len(ecid.raw) == len(low.raw)
+            for low, high in self.canister_ranges
+        ):
+            raise ProtocolError(400, UNROUTABLE_CANISTER)
+
+    def _management(self, env: Envelope, ecid: Principal, *, query: bool) -> ManagementMessage | Reject:
+        """Decode a call to aaaaa-aa and check its canister is the URL's effective canister id."""
+        assert env.method_name is not None and env.arg is not None
+        message = decode_message(env.method_name, env.arg, query=query)
+        if isinstance(message, Reject):
+            return message
+        try:
+            ManagementCanister.effective_target(message, ecid)
+        except EffectiveCanisterMismatch as exc:
+            raise ProtocolError(400, str(exc)) from exc
+        return message
 
     def _record(self, endpoint: str, env: Envelope, outcome: str, started: float) -> None:
         if self._on_call is not None:
@@ -225,6 +262,13 @@ class Replica:
             outcome: Replied | Reject = self._fault_reject(fault)
         elif host is None:
             outcome = canister_not_found(ecid)
+        elif env.canister_id == MANAGEMENT_CANISTER_ID:
+            message = self._management(env, ecid, query=True)
+            if isinstance(message, Reject):
+                outcome = message
+            else:
+                decoded = message
+                outcome = await self.run_on(ecid, lambda: self.management.query(host, env.sender, decoded))
         else:
             method, arg = env.method_name, env.arg
             outcome = await self.run_on(ecid, lambda: host.query(sender=env.sender, method=method, arg=arg))
@@ -245,6 +289,8 @@ class Replica:
         if host is None:
             return canister_not_found(ecid)
         assert env.method_name is not None and env.arg is not None
+        if env.canister_id == MANAGEMENT_CANISTER_ID:
+            return await self._execute_management_call(env, ecid, host)
         method, arg = env.method_name, env.arg
         try:
             return await self.run_on(
@@ -260,6 +306,23 @@ class Replica:
         except StorageFull as exc:  # refused before anything was recorded: a retry executes afresh
             log.error("canister %s: update %s refused, store full: %s", ecid, method, exc)
             return storage_full(ecid, str(exc))
+
+    async def _execute_management_call(
+        self, env: Envelope, ecid: Principal, host: CanisterHost
+    ) -> RequestStatus | Reject:
+        message = self._management(env, ecid, query=False)
+        if isinstance(message, Reject):
+            return message
+        return await self.run_on(
+            ecid,
+            lambda: self.management.call(
+                host,
+                request_id=env.request_id,
+                sender=env.sender,
+                message=message,
+                ingress_expiry=env.ingress_expiry,
+            ),
+        )
 
     async def call(self, body: bytes, ecid_text: str, *, synchronous: bool) -> HttpReply:
         """v2 (`synchronous=False`): 202, then polling; v3/v4: 200 with the terminal status certified."""

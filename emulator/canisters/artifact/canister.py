@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, ClassVar, TypeVar
 
-from emulator.canisters.artifact import galleries, inspection, metadata, uploads
+from emulator.canisters.artifact import galleries, inspection, log_lines, metadata, uploads
 from emulator.canisters.artifact.audit import AuditEntry, outcome_of, record
 from emulator.canisters.artifact.errors import run
 from emulator.canisters.artifact.limits import CONFIG_KEYS, Limits
@@ -46,6 +46,7 @@ from emulator.canisters.artifact.records import (
 )
 from emulator.canisters.artifact.schema import ensure_schema
 from emulator.principal import Principal
+from emulator.runtime import canister_log
 from emulator.runtime.canister import CallContext, Canister, Timer, query, update
 
 R = TypeVar("R")
@@ -109,6 +110,9 @@ class ArtifactCanister(Canister):
         """The clean-up timer: frees expired sessions' chunks and purges old finished sessions."""
         report = uploads.cleanup(ctx.db, ctx.time_ns, self.limits)
         if report.expired or report.purged:
+            canister_log.append(
+                ctx.db, ctx.time_ns, log_lines.cleanup(report.expired, report.chunks_freed, report.purged)
+            )
             log.info(
                 "artifact clean-up: %d sessions expired (%d chunks freed), %d finished sessions purged",
                 report.expired,
@@ -145,6 +149,9 @@ class ArtifactCanister(Canister):
             (time.perf_counter_ns() - started) / 1e6,
             keep_rows=self.limits.audit_retention_rows,
         )
+        line = log_lines.describe(entry)
+        if line is not None:
+            canister_log.append(ctx.db, ctx.time_ns, line)
         return result
 
     @staticmethod
