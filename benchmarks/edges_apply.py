@@ -8,7 +8,11 @@ validation, no conflict handling); (c) the same file applied again, every row al
 re-run case: the ``WHERE <something changed>`` guard writes nothing). Each figure is the median of
 ``--repeats`` runs, each on a fresh database.
 
-    python -m benchmarks.edges_apply --rows 100000 [--database-url URL] [--json out.json]
+With ``--audit``, also ``edges audit`` of those rows against a fresh emulator that holds none of the
+memories (every edge is drift), against its floor: the presence queries alone (the same pages of 100
+ids through the same client), then ``--fix`` of all of them.
+
+    python -m benchmarks.edges_apply --rows 100000 [--audit] [--database-url URL] [--json out.json]
 
 Without ``--database-url`` it starts a throw-away cluster (``clients.edges.devcluster``).
 """
@@ -150,6 +154,52 @@ def run(rows_count: int, repeats: int, database_url: str | None = None) -> dict[
     }
 
 
+def run_audit(rows_count: int, database_url: str | None = None) -> dict[str, Any]:
+    from clients.artifact import ArtifactClient
+    from clients.edges.audit import PRESENCE_PAGE, audit_edges
+    from clients.ic import Connection, generate_ed25519
+    from emulator.process import DEFAULT_ID, EmulatorProcess
+
+    rows = make_rows(rows_count)
+    ids = sorted({r[0] for r in rows})
+    with tempfile.TemporaryDirectory() as tmp, database_factory(database_url) as new_db:
+        path = Path(tmp) / "edges.jsonl"
+        write_jsonl(rows, path)
+        url = fresh_database(new_db)
+        time_apply(url, path)
+        emulator = EmulatorProcess(
+            Path(tmp) / "state", canisters=[f"artifact={DEFAULT_ID}"], extra_args=["--quiet"]
+        )
+        emulator.start()
+        try:
+            client = ArtifactClient(Connection(emulator.url, generate_ed25519()), DEFAULT_ID)
+            list(client.iter_memory_presence(ids[:PRESENCE_PAGE], PRESENCE_PAGE))  # warm: root key, pool
+            started = time.perf_counter()
+            for i in range(0, len(ids), PRESENCE_PAGE):
+                list(client.iter_memory_presence(ids[i : i + PRESENCE_PAGE], PRESENCE_PAGE))
+            presence_s = time.perf_counter() - started
+            with psycopg.connect(url, autocommit=True) as conn:
+                started = time.perf_counter()
+                report = audit_edges(conn, client, canister_id=DEFAULT_ID)
+                audit_s = time.perf_counter() - started
+                assert report.counts["present_in_table_absent_on_canister"] == rows_count, report.counts
+                started = time.perf_counter()
+                fixed = audit_edges(conn, client, canister_id=DEFAULT_ID, fix=True)
+                fix_s = time.perf_counter() - started
+                assert fixed.fixed is not None and fixed.fixed["updated"] == rows_count
+        finally:
+            emulator.stop()
+    return {
+        "edges": rows_count,
+        "memories": len(ids),
+        "presence_pages": (len(ids) + PRESENCE_PAGE - 1) // PRESENCE_PAGE,
+        "presence_only_seconds": round(presence_s, 2),
+        "audit_seconds": round(audit_s, 2),
+        "audit_to_presence_ratio": round(audit_s / presence_s, 2),
+        "audit_and_fix_seconds": round(fix_s, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -158,8 +208,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--database-url", default=None, help="a server to create scratch databases on")
     parser.add_argument("--json", default=None, help="write the figures here too")
+    parser.add_argument("--audit", action="store_true", help="also time edges audit (and --fix) of the rows")
     args = parser.parse_args()
     figures = run(args.rows, args.repeats, args.database_url)
+    if args.audit:
+        figures["audit"] = run_audit(args.rows, args.database_url)
     text = json.dumps({k: v for k, v in figures.items() if k != "runs"}, indent=2)
     print(text)
     if args.json:
