@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from emulator.canisters.artifact import counters
@@ -250,9 +250,6 @@ def figures(db: sqlite3.Connection) -> dict[str, int]:
 
 # -- inspector views --------------------------------------------------------------------------------
 
-# Memory ids per `IN (…)` lookup: far below SQLite's variable limit, large enough that a 10,000-memory
-# gallery costs a few dozen primary-key searches rather than one statement per memory.
-ID_BATCH = 500
 # Rows the audit search examines per page at most when filtering by method/outcome (no index on
 # those columns): a page costs the same however large the trail is, and says where it stopped.
 DEFAULT_AUDIT_SCAN = 5000
@@ -264,32 +261,39 @@ STORING = "Storing…"
 NOT_STORED = "Not stored"
 
 
-def _batches(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), ID_BATCH):
-        yield items[start : start + ID_BATCH]
+# Presence counts over one gallery's own entry list, in one statement: SQLite walks the JSON array
+# it is given (`json_each` over the parameter, not a table) and probes each id's metadata and asset
+# by primary key.
+_PRESENCE_COUNTS = (
+    "WITH ids(memory_id) AS (SELECT DISTINCT json_extract(value, '$.memory_id') FROM json_each(?)) "
+    "SELECT COUNT(*), COUNT(d.memory_id), COUNT(a.memory_id), "
+    "COUNT(CASE WHEN d.memory_id IS NOT NULL AND a.memory_id IS NOT NULL THEN 1 END), "
+    "COUNT(CASE WHEN d.memory_id IS NOT NULL OR a.memory_id IS NOT NULL THEN 1 END) "
+    "FROM ids LEFT JOIN af_metadata d ON d.memory_id = ids.memory_id "
+    "LEFT JOIN af_assets a ON a.memory_id = ids.memory_id"
+)
 
 
-def _present_ids(db: sqlite3.Connection, table: str, memory_ids: Sequence[str]) -> set[str]:
-    """Which of `memory_ids` have a row in `table` (af_metadata or af_assets), by primary key."""
-    found: set[str] = set()
-    for batch in _batches(memory_ids):
-        marks = ", ".join("?" * len(batch))
-        found.update(
-            row[0] for row in db.execute(f"SELECT memory_id FROM {table} WHERE memory_id IN ({marks})", batch)
-        )
-    return found
-
-
-def _active_memory_ids(db: sqlite3.Connection, owner: bytes, now: int | None) -> set[str]:
+def _active_memory_ids(db: sqlite3.Connection, owner: bytes, now: int | None) -> list[str]:
     """Memories with a live upload session of `owner` (a handful: sessions per caller are capped)."""
     rows = db.execute(
-        "SELECT memory_id, expires_at FROM af_sessions WHERE owner = ? AND status = 'Active'", (owner,)
+        "SELECT memory_id, expires_at FROM af_sessions WHERE owner = ? AND status = 'Active' "
+        "AND expires_at >= 0",
+        (owner,),
     )
-    return {mid for mid, expires in rows if now is None or now <= expires}
+    return sorted({mid for mid, expires in rows if now is None or now <= expires})
 
 
-def _entry_ids(entries_json: str) -> list[str]:
-    return list(dict.fromkeys(str(e["memory_id"]) for e in json.loads(entries_json)))
+def _storing_count(db: sqlite3.Connection, entries_json: str, active: list[str]) -> int:
+    if not active:
+        return 0
+    marks = ", ".join("?" * len(active))
+    row = db.execute(
+        "SELECT COUNT(DISTINCT json_extract(value, '$.memory_id')) FROM json_each(?) "
+        f"WHERE json_extract(value, '$.memory_id') IN ({marks})",
+        (entries_json, *active),
+    ).fetchone()
+    return int(row[0])
 
 
 def storage_badge(total: int, stored: int, any_present: int, storing: int) -> str:
@@ -303,12 +307,11 @@ def storage_badge(total: int, stored: int, any_present: int, storing: int) -> st
 
 def _summary(db: sqlite3.Connection, row: Sequence[Any], now: int | None) -> dict[str, Any]:
     gid, owner, title, public, created, updated, status, entries = row
-    memory_ids = _entry_ids(entries)
-    with_metadata = _present_ids(db, "af_metadata", memory_ids)
-    with_asset = _present_ids(db, "af_assets", memory_ids)
-    stored = len(with_metadata & with_asset)
-    any_present = len(with_metadata | with_asset)
-    storing = len(_active_memory_ids(db, bytes(owner), now).intersection(memory_ids))
+    total, with_metadata, with_asset, stored, any_present = db.execute(
+        _PRESENCE_COUNTS, (entries,)
+    ).fetchone()
+    (entry_count,) = db.execute("SELECT json_array_length(?)", (entries,)).fetchone()
+    storing = _storing_count(db, entries, _active_memory_ids(db, bytes(owner), now))
     return {
         "id": gid,
         "owner": _text(owner),
@@ -317,12 +320,13 @@ def _summary(db: sqlite3.Connection, row: Sequence[Any], now: int | None) -> dic
         "created_at": created,
         "updated_at": updated,
         "storage_status": status,
-        "memories": len(memory_ids),
+        "memories": total,
+        "entries": entry_count,
         "stored": stored,
-        "metadata_present": len(with_metadata),
-        "asset_present": len(with_asset),
+        "metadata_present": with_metadata,
+        "asset_present": with_asset,
         "storing": storing,
-        "badge": storage_badge(len(memory_ids), stored, any_present, storing),
+        "badge": storage_badge(total, stored, any_present, storing),
     }
 
 
@@ -444,10 +448,12 @@ def gallery_memories(
     if row is None:
         return None
     summary = _summary(db, row, now)
-    entries = json.loads(row[-1])
-    page = list(enumerate(entries))[after + 1 : after + 1 + limit]
+    page = db.execute(
+        "SELECT key, value FROM json_each(?) WHERE key > ? ORDER BY key LIMIT ?", (row[-1], after, limit)
+    ).fetchall()
     memories = []
-    for index, entry in page:
+    for index, value in page:
+        entry = json.loads(value)
         memory_id = str(entry["memory_id"])
         meta = db.execute(
             "SELECT memory_type, body, encoded_size, stored_at FROM af_metadata WHERE memory_id = ?",
@@ -474,7 +480,7 @@ def gallery_memories(
                 "sessions": _memory_sessions(db, memory_id, now),
             }
         )
-    next_key = page[-1][0] if len(page) == limit and page[-1][0] + 1 < len(entries) else None
+    next_key = page[-1][0] if len(page) == limit and page[-1][0] + 1 < summary["entries"] else None
     return {"gallery": summary, "memories": memories, "next": next_key}
 
 
