@@ -1,16 +1,20 @@
-"""Worst-case Candid arguments against the emulator's decoder: how long each takes to decode or refuse.
+"""Worst-case inputs against the emulator's two decoders: how long each takes to decode or refuse.
 
 Every case is an argument of at most `MAX_ARG_BYTES` (so it still fits a signed envelope under the 2 MiB
 ingress limit), aimed at the artifact canister's real method types: "typed" cases go to a method whose
 parameters they attack, "untyped" ones are extra arguments to `whoami`, which the decoder must read and
 check without a type to decode them at. The cases are the shapes that are cheap on the wire and dear in
 Python: zero-sized vector elements, one-byte elements, big type tables, wide records and variants, deep
-nesting, long numbers, texts and rewinds under `opt`.
+nesting, long numbers and texts.
+
+A second, shorter table does the same for request bodies (`parse_envelope`: the CBOR pre-scan, cbor2
+and the envelope checks) with an ordinary 2 MiB `put_chunk` envelope as the floor.
 
     .venv/bin/python -m benchmarks.hostile_decode            # the table (median and max of 5 runs)
     .venv/bin/python -m benchmarks.hostile_decode --runs 9
 
-`tests/security/test_candid_cost.py` sends the same cases as real calls.
+`tests/security/test_candid_cost.py` sends the same Candid cases as real calls; the CBOR bombs are
+`tests/security/test_cbor_bombs.py`'s.
 """
 
 from __future__ import annotations
@@ -24,9 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import cbor2
+
 from emulator.candid import CandidError, Type, decode_args, encode_args, parse_did
 from emulator.candid.leb128 import encode_sleb, encode_uleb
 from emulator.canisters.artifact.canister import ArtifactCanister
+from emulator.protocol.envelope import RequestType, parse_envelope
+from emulator.protocol.errors import ProtocolError
 
 MIB = 1024 * 1024
 MAX_ARG_BYTES = 2 * MIB - 4096
@@ -406,6 +414,90 @@ def measure(case: Case, runs: int) -> tuple[str, list[float], list[float]]:
     return outcome, cpu, wall
 
 
+@dataclass(frozen=True)
+class BodyCase:
+    """One request body and the endpoint kind it is posted to."""
+
+    name: str
+    kind: RequestType
+    body: bytes
+
+
+def _cbor(value: Any) -> bytes:
+    encoded: bytes = cbor2.dumps(cbor2.CBORTag(55799, value))
+    return encoded
+
+
+def body_cases() -> list[BodyCase]:
+    prefix, content = b"\xd9\xd9\xf7", b"\xa1\x67content"
+    levels = 30
+    sharing = [b"\xd8\x1c\x81\x00"] + [
+        b"\xd8\x1c\x82" + (b"\xd8\x1d" + bytes([0x18, k - 1])) * 2 for k in range(1, levels)
+    ]
+    envelope = {
+        "content": {
+            "request_type": "call",
+            "sender": b"\x04",
+            "ingress_expiry": 2**62,
+            "canister_id": bytes(10),
+            "method_name": "put_chunk",
+            "arg": bytes(MAX_ARG_BYTES),
+            "nonce": bytes(16),
+        }
+    }
+    n = 2 * MIB - 64
+    read_state = {
+        "content": {
+            "request_type": "read_state",
+            "sender": b"\x04",
+            "ingress_expiry": 2**62,
+            "paths": [[b"x"] * 127] * 1000,
+        }
+    }
+    under_budget = {"content": {**read_state["content"], "paths": [[b"x"] * 127] * 250}}
+    return [
+        BodyCase("floor: a put_chunk envelope with a 2 MiB − 4 KiB argument", "call", _cbor(envelope)),
+        BodyCase(
+            "read_state of 250 paths × 127 labels (under the item budget)", "read_state", _cbor(under_budget)
+        ),
+        BodyCase(
+            "read_state of 1000 paths × 127 labels (the spec's limits multiplied)",
+            "read_state",
+            _cbor(read_state),
+        ),
+        BodyCase(
+            f"exponential shared references, {levels} levels",
+            "call",
+            prefix + content + bytes([0x98, levels]) + b"".join(sharing),
+        ),
+        BodyCase("2 MiB of nested arrays", "call", prefix + content + b"\x81" * n + b"\x00"),
+        BodyCase(
+            "2 MiB of one-byte items in one array",
+            "call",
+            prefix + content + b"\x9a" + n.to_bytes(4, "big") + bytes(n),
+        ),
+        BodyCase(
+            "32,000 one-byte items (under the item budget)",
+            "call",
+            prefix + content + b"\x9a" + (32_000).to_bytes(4, "big") + bytes(32_000),
+        ),
+        BodyCase(
+            "100,000 nested indefinite arrays",
+            "call",
+            prefix + content + b"\x9f" * 100_000 + b"\xff" * 100_000,
+        ),
+        BodyCase("array claiming 2^64-1 items", "call", prefix + content + b"\x9b" + b"\xff" * 8 + b"\x00"),
+    ]
+
+
+def run_body(case: BodyCase) -> str:
+    try:
+        parse_envelope(case.body, case.kind)
+    except ProtocolError as exc:
+        return f"{exc.http_status}: {exc.message.split(': ', 1)[-1]}"
+    return "parsed"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -428,7 +520,22 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{1000 * statistics.median(cpu):.1f} | {1000 * max(cpu):.1f} | {1000 * max(wall):.1f} |"
         )
     print()
-    print(f"worst run: {1000 * worst_cpu:.1f} ms CPU, {1000 * worst_wall:.1f} ms wall")
+    print(f"worst Candid run: {1000 * worst_cpu:.1f} ms CPU, {1000 * worst_wall:.1f} ms wall")
+    print()
+    print("| request body | bytes | answer | CPU ms median | CPU ms max | wall ms max |")
+    print("|---|---:|---|---:|---:|---:|")
+    for body_case in body_cases():
+        cpu, wall = [], []
+        answer = ""
+        for _ in range(options.runs):
+            cpu_start, wall_start = time.thread_time(), time.perf_counter()
+            answer = run_body(body_case)
+            cpu.append(time.thread_time() - cpu_start)
+            wall.append(time.perf_counter() - wall_start)
+        print(
+            f"| {body_case.name} | {len(body_case.body):,} | {answer[:80]} | "
+            f"{1000 * statistics.median(cpu):.1f} | {1000 * max(cpu):.1f} | {1000 * max(wall):.1f} |"
+        )
 
 
 if __name__ == "__main__":

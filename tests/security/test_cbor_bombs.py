@@ -3,7 +3,7 @@
 Before: cbor2 expanded shared references (tags 28/29) as a tree on the event loop. An 11-byte cyclic
 body answered HTTP 500 (RecursionError), 186 bytes of exponential sharing took 4 s of loop time and
 286 bytes never answered. Now `cbor_codec._prescan` walks the item headers first and refuses every tag,
-indefinite lengths, nesting deeper than 32, more than 131,072 items and lengths the body cannot hold.
+indefinite lengths, nesting deeper than 32, more than 32,768 items and lengths the body cannot hold.
 """
 
 from __future__ import annotations
