@@ -101,10 +101,10 @@ def _host(request: web.Request) -> CanisterHost:
     try:
         cid = Principal.from_text(text)
     except PrincipalError as exc:
-        raise AdminError(400, f"invalid canister id {text!r}") from exc
+        raise AdminError(400, f"invalid canister id {text[:100]!r}") from exc
     host = request.app[REPLICA_KEY].hosts.get(cid)
     if host is None:
-        raise AdminError(404, f"canister {text} is not hosted here")
+        raise AdminError(404, f"canister {text[:100]} is not hosted here")
     return host
 
 
@@ -159,7 +159,7 @@ async def upgrade(request: web.Request) -> web.Response:
     kind = admin_inputs.upgrade_kind(await _json(request))
     try:
         new_cls = load_kind(kind) if kind else None
-    except (ValueError, ImportError, AttributeError) as exc:
+    except Exception as exc:  # whatever importing the named module raised: the name is the problem
         raise AdminError(400, f"cannot load canister kind {kind!r}: {exc}"[:400]) from None
     before = host.canister_cls.module_hash().hex()
     try:
@@ -209,7 +209,8 @@ async def inspect_view(request: web.Request) -> web.Response:
     host = _host(request)
     view = request.match_info["view"]
     if view not in host.instance.inspect_views():
-        raise AdminError(404, f"no view {view!r}; views: {', '.join(host.instance.inspect_views())}")
+        views = ", ".join(host.instance.inspect_views())
+        raise AdminError(404, f"no view {view[:100]!r}; views: {views}")
     params = dict(request.query)
     if any(len(k) > 64 or len(v) > 1024 for k, v in params.items()):
         raise AdminError(400, "query parameter too long (names up to 64, values up to 1024 characters)")
@@ -226,7 +227,7 @@ async def download_asset(request: web.Request) -> web.StreamResponse:
     key = request.match_info["key"]
     count = await _on(request, host, lambda: host.asset_chunk_count(key))
     if count is None:
-        raise AdminError(404, f"no committed asset for {key}")
+        raise AdminError(404, f"no committed asset for {key[:200]}")
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     await response.prepare(request)
     for index in range(count):
