@@ -193,8 +193,9 @@ def _compare(
             canister = {"present": on_canister}
             key_rows = by_key.get((mid, artifact), [])
             if not key_rows:
-                if on_canister:
-                    mtype = types[mid].most_common(1)[0][0]
+                known_types = types.get(mid)
+                if on_canister and known_types:  # no rows at all: deleted since the page was listed
+                    mtype = known_types.most_common(1)[0][0]
                     note = f"audit {stamp}: present on the canister but no row in the table; row created"
                     result.counts["present_on_canister_missing_in_table"] += 1
                     _detail(
