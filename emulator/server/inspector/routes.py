@@ -315,7 +315,7 @@ def board_snapshot(replica: Replica) -> Callable[[], Awaitable[str]]:
         host = hosts[0]
         now = host.clock.now()
         board = await replica.run_on(
-            host.canister_id, lambda: host.inspect("upload_board", {"now": str(now), "limit": "20"})
+            host.canister_id, lambda: host.inspect("upload_board", {"now": str(now), "limit": str(PAGE_SIZE)})
         )
         return json.dumps(
             {
