@@ -361,9 +361,14 @@ class _Decoder:
             if e is PRINCIPAL and isinstance(w, Service):
                 return self.principal()
         elif isinstance(e, Vec) and isinstance(w, Vec):
-            if resolve(w.inner) is NAT8 and resolve(e.inner) is NAT8:
+            wi, ei = resolve(w.inner), resolve(e.inner)
+            if wi is NAT8 and ei is NAT8:
                 return self.take(self.count("blob length"))
-            n = self.vec_len(w.inner)
+            n = self.vec_len(wi)
+            if wi is ei and isinstance(wi, Prim) and wi is not NULL and wi is not RESERVED:
+                # Same primitive on both sides: read the elements directly, charging what value() would.
+                self.spend(n)
+                return [self.prim(wi) for _ in range(n)]
             items = []
             for _ in range(n):  # a loop, not a comprehension: no uncounted frame
                 item = self.value(w.inner, e.inner, depth + 1)
@@ -493,10 +498,15 @@ class _Decoder:
             if resolve(w.inner) is NAT8:
                 self.take(self.count("blob length"))
             else:
-                n = self.vec_len(w.inner)
-                if not self.is_zero_sized(w.inner):  # zero-sized elements have nothing to read or check
+                inner = resolve(w.inner)
+                n = self.vec_len(inner)
+                if isinstance(inner, Prim):  # read directly, charging what skip() would
+                    self.spend(n)
                     for _ in range(n):
-                        self.skip(w.inner, depth + 1)
+                        self.prim(inner)
+                elif not self.is_zero_sized(inner):  # zero-sized elements have nothing to read or check
+                    for _ in range(n):
+                        self.skip(inner, depth + 1)
         elif isinstance(w, Record):
             for f in w.fields:
                 self.skip(f.type, depth + 1)
