@@ -138,7 +138,8 @@ def add_emulator_options(p: argparse.ArgumentParser) -> None:
         "--no-sync-call",
         dest="sync_call",
         action="store_false",
-        help="answer 404 on v3/v4 call (agents fall back to v2 call + polling)",
+        help="answer 404 on v3/v4 call: agent-js falls back to v2 call + polling; icp-cli 1.5.0 "
+        "(ic-agent 0.49) sends only v4 calls and fails, so do not use it with icp-cli",
     )
 
 

@@ -234,7 +234,7 @@ class ManagementCanister:
             return refused
         with host.store.read():
             if message.method == "fetch_canister_logs":
-                return self._reply(message.method, self._logs(host.store.conn))
+                return self._reply(message.method, self._logs(host.store.conn, message.args[0].get("filter")))
             return self._reply(message.method, self._status(host))
 
     def _execute(self, host: CanisterHost, sender: Principal, message: ManagementMessage) -> Outcome:
@@ -347,11 +347,19 @@ class ManagementCanister:
         }
 
     @staticmethod
-    def _logs(db: sqlite3.Connection) -> dict[str, Any]:
+    def _logs(db: sqlite3.Connection, log_filter: Mapping[str, Any] | None) -> dict[str, Any]:
+        def wanted(record: canister_log.LogRecord) -> bool:
+            if not log_filter:
+                return True
+            ((kind, bounds),) = log_filter.items()
+            key = record.idx if kind == "by_idx" else record.timestamp_nanos
+            return bool(bounds["start"] <= key < bounds["end"])
+
         return {
             "canister_log_records": [
                 {"idx": r.idx, "timestamp_nanos": r.timestamp_nanos, "content": r.content}
                 for r in canister_log.records(db)
+                if wanted(r)
             ]
         }
 
