@@ -179,7 +179,7 @@ def test_advancing_the_clock_from_the_page_expires_the_session(
     run = cli(
         emu, "upload", str(upload), "--memory-id", new_id(), "--chunk-size", "1024", "--stop-after", "1"
     )
-    assert run.returncode != 3, run.stdout + run.stderr
+    assert run.returncode == 0 and json.loads(run.stdout)["result"]["completed"] is False, run.stdout
     page.goto(emu.admin_url + "/inspector/uploads")
     live = page.locator("#live-sessions tr[data-session]")
     assert live.count() == 1 and live.get_attribute("data-status") == "Active"
@@ -298,6 +298,21 @@ def test_admin_token_gates_the_page_and_its_controls(browser: Any, tmp_path: Pat
             page.click('[data-action="add-fault"]')
         with AdminClient(emu.admin_url, token=token) as admin:
             assert [r["action"] for r in admin.faults()] == ["latency"]
+
+        # The cookie gone behind the page's back: the API answers 401, the page asks for the token.
+        context.clear_cookies()
+        page.click('[data-action="clear-faults"]')
+        page.locator("#token-panel").wait_for(state="visible")
+        assert "Refused" in page.locator("#flash").inner_text()
+        with AdminClient(emu.admin_url, token=token) as admin:
+            assert len(admin.faults()) == 1
+        page.fill("#token-panel #token-input", token)
+        with page.expect_navigation():
+            page.click("#token-panel #token-submit")
+        with page.expect_navigation():
+            page.click('[data-action="clear-faults"]')
+        with AdminClient(emu.admin_url, token=token) as admin:
+            assert admin.faults() == []
 
         with page.expect_navigation():
             page.click("#forget-token")
