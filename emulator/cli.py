@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from clients import cli_args as client_cli
-from emulator import admin_cli
+from emulator import admin_cli, dev_env
 from emulator.canisters import load_kind
 from emulator.principal import Principal
 from emulator.server.config import (
@@ -118,6 +118,14 @@ def add_emulator_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--port-file", type=Path, default=None, help="write the bound ports as JSON here once ready"
     )
+    p.add_argument(
+        "--write-env",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="once ready, write the variables a web app reads to reach the emulator (host, canister ids "
+        "under the dfx and icp-cli names, network) as NAME=VALUE lines",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-call log lines")
     p.add_argument(
         "--idle-timeout",
@@ -188,7 +196,7 @@ def _connection_limits(args: argparse.Namespace) -> ConnectionLimits:
         raise SystemExit(f"--idle-timeout/--body-timeout: {exc}") from exc
 
 
-async def serve(config: EmulatorConfig, port_file: Path | None) -> None:
+async def serve(config: EmulatorConfig, port_file: Path | None, env_file: Path | None = None) -> None:
     from aiohttp import web
 
     from emulator.server.admin_guard import ADMIN_LISTENER
@@ -226,6 +234,15 @@ async def serve(config: EmulatorConfig, port_file: Path | None) -> None:
         tmp = port_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(info))
         tmp.replace(port_file)
+    if env_file is not None:
+        dev_env.write(
+            env_file,
+            dev_env.variables(
+                str(info["url"]),
+                str(info["admin_url"]),
+                {spec.kind: str(spec.canister_id) for spec in config.canisters},
+            ),
+        )
     print(f"storeforever emulator ready: {json.dumps(info)}", flush=True)
     for cid, host in app[REPLICA].hosts.items():
         owners = ", ".join(c.to_text() for c in host.controllers)
@@ -248,7 +265,7 @@ async def serve(config: EmulatorConfig, port_file: Path | None) -> None:
 def run_emulator(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     config = config_from_args(args)
-    asyncio.run(serve(config, args.port_file))
+    asyncio.run(serve(config, args.port_file, args.write_env))
     return 0
 
 
