@@ -240,6 +240,7 @@ async def serve(config: EmulatorConfig, port_file: Path | None, env_file: Path |
             dev_env.variables(
                 str(info["url"]),
                 str(info["admin_url"]),
+                app[REPLICA].root_key.der,
                 {spec.kind: str(spec.canister_id) for spec in config.canisters},
             ),
         )

@@ -21,10 +21,15 @@ def canister_name(kind: str) -> str:
     return CANISTER_NAMES.get(kind, kind.replace(":", "_").replace(".", "_").replace("-", "_"))
 
 
-def variables(url: str, admin_url: str, canisters: Mapping[str, str]) -> dict[str, str]:
-    """`canisters` maps kind to canister id text."""
+def variables(url: str, admin_url: str, root_key_der: bytes, canisters: Mapping[str, str]) -> dict[str, str]:
+    """`canisters` maps kind to canister id text.
+
+    IC_ROOT_KEY is the DER root key in hex, what icp.yaml's `root-key:` and `icp -k` take instead of
+    `fetch`; the emulator keeps it in its state directory, so it stays valid across restarts.
+    """
     env = {
         "DFX_NETWORK": "local",
+        "IC_ROOT_KEY": root_key_der.hex(),
         "ICP_NETWORK": url,
         "IC_HOST": url,
         "NEXT_PUBLIC_IC_HOST": url,

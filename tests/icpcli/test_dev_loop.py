@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import cbor2
 import httpx
 import pytest
 
@@ -32,10 +33,12 @@ def test_write_env_names_host_and_canisters_under_both_spellings(tmp_path: Path)
     proc.start()
     try:
         env = read_env(env_file)
+        status = cbor2.loads(httpx.get(f"{proc.url}/api/v2/status").content)
     finally:
         proc.stop()
     assert env["NEXT_PUBLIC_IC_HOST"] == env["VITE_IC_HOST"] == env["ICP_NETWORK"] == proc.url
     assert env["DFX_NETWORK"] == "local" and env["STOREFOREVER_ADMIN_URL"] == proc.admin_url
+    assert env["IC_ROOT_KEY"] == bytes(status["root_key"]).hex() and len(env["IC_ROOT_KEY"]) == 266
     assert env["CANISTER_ID_BACKEND"] == env["PUBLIC_CANISTER_ID:backend"] == DEFAULT_ID
     assert env["CANISTER_ID_EXAMPLE"] == env["PUBLIC_CANISTER_ID:example"] == EXAMPLE_ID
 
