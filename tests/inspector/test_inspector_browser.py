@@ -55,6 +55,10 @@ def test_badges_counts_gallery_detail_and_escaping(
 
     hostile_title = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2">'
     hostile, hostile_id = write_manifest(tmp_path / "hostile", title=hostile_title, files=1)
+    doc = json.loads(hostile.read_text())
+    doc["memories"][0]["metadata"]["title"] = hostile_title  # a memory title too
+    doc["memories"][0]["gallery_caption"] = "<b onmouseover=alert(1)>caption</b>"
+    hostile.write_text(json.dumps(doc))
     assert cli(emu, "store-gallery", str(hostile)).returncode == 0
 
     page.goto(emu.admin_url + "/")
@@ -93,6 +97,12 @@ def test_badges_counts_gallery_detail_and_escaping(
     downloaded = Path(download_info.value.path()).read_bytes()
     assert hashlib.sha256(downloaded).hexdigest() == sha_shown and len(downloaded) == 4096
     screenshot(page, "gallery")
+
+    page.goto(f"{emu.admin_url}/inspector/gallery?id={hostile_id}")
+    assert page.locator("h1.gallery-title").inner_text() == hostile_title
+    assert page.locator(".memory-title").inner_text() == hostile_title
+    assert "<b onmouseover=alert(1)>caption</b>" in page.locator("tr[data-memory]").inner_text()
+    assert page.locator("tr[data-memory] b").count() == 0 and page.evaluate("window.__pwned") is None
 
     page.goto(f"{emu.admin_url}/inspector/gallery?id={partial_id}")
     assert page.locator('td[data-asset="no"]').count() == 1
