@@ -184,12 +184,18 @@ def test_advancing_the_clock_from_the_page_expires_the_session(
     page: Any, inspector_emulator: EmulatorProcess, cli: Cli, tmp_path: Path
 ) -> None:
     emu = inspector_emulator
+    # A gallery whose one memory has metadata only; its asset upload is then staged (one chunk sent).
+    manifest, gallery_id = write_manifest(tmp_path / "g", title="Staged", files=0, metadata_only=1)
+    assert cli(emu, "store-gallery", str(manifest)).returncode == 0
+    memory_id = json.loads(manifest.read_text())["memories"][0]["id"]
     upload = tmp_path / "staged.bin"
     upload.write_bytes(b"\x01" * (4 * 1024))
     run = cli(
-        emu, "upload", str(upload), "--memory-id", new_id(), "--chunk-size", "1024", "--stop-after", "1"
+        emu, "upload", str(upload), "--memory-id", memory_id, "--chunk-size", "1024", "--stop-after", "1"
     )
     assert run.returncode == 0 and json.loads(run.stdout)["result"]["completed"] is False, run.stdout
+    page.goto(emu.admin_url + "/")
+    assert _row(page, gallery_id).locator("[data-badge]").inner_text() == "Storing…"
     page.goto(emu.admin_url + "/inspector/uploads")
     live = page.locator("#live-sessions tr[data-session]")
     assert live.count() == 1 and live.get_attribute("data-status") == "Active"
@@ -209,6 +215,8 @@ def test_advancing_the_clock_from_the_page_expires_the_session(
     expired.first.wait_for()
     assert expired.first.get_attribute("data-status") == "Expired"
     assert "lifetime ended" in expired.first.inner_text()
+    page.goto(emu.admin_url + "/")
+    assert _row(page, gallery_id).locator("[data-badge]").inner_text() == "Partially on ICP"
 
 
 def test_fault_rule_added_on_the_page_fails_the_next_cli_call(
