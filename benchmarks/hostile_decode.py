@@ -12,6 +12,7 @@ and the envelope checks) with an ordinary 2 MiB `put_chunk` envelope as the floo
 
     .venv/bin/python -m benchmarks.hostile_decode            # the table (median and max of 5 runs)
     .venv/bin/python -m benchmarks.hostile_decode --runs 9
+    .venv/bin/python -m benchmarks.hostile_decode --queue    # a probe query while 4 clients send bombs
 
 `tests/security/test_candid_cost.py` sends the same Candid cases as real calls; the CBOR bombs are
 `tests/security/test_cbor_bombs.py`'s.
@@ -20,21 +21,30 @@ and the envelope checks) with an ordinary 2 MiB `put_chunk` envelope as the floo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import platform
 import statistics
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cbor2
 
+from benchmarks.common import ARTIFACT, emulator
+from clients.ic import Connection, Reject, generate_ed25519
 from emulator.candid import CandidError, Type, decode_args, encode_args, parse_did
 from emulator.candid.decoder import MAX_FUEL, NUMBER_UNITS, PRINCIPAL_UNITS, TEXT_UNITS
 from emulator.candid.leb128 import encode_sleb, encode_uleb
 from emulator.canisters.artifact.canister import ArtifactCanister
+from emulator.principal import Principal
+from emulator.process import DEFAULT_ID
 from emulator.protocol.envelope import RequestType, parse_envelope
 from emulator.protocol.errors import ProtocolError
 
@@ -384,9 +394,7 @@ def _artifact_typed() -> list[Case]:
     ]
 
 
-def _anonymous() -> Any:
-    from emulator.principal import Principal
-
+def _anonymous() -> Principal:
     return Principal(b"\x04")
 
 
@@ -556,10 +564,52 @@ def python_floor() -> float:
     return time.thread_time() - start
 
 
+def queueing(attackers: int = 4, probes: int = 15) -> None:
+    """Probe-query latency while `attackers` clients loop on the costliest refused argument.
+
+    Each decode is bounded, but all decodes of one canister run on its one worker thread: this measures
+    the queue, against a real emulator over HTTP (about a minute).
+    """
+    costliest = next(c for c in all_cases() if c.name.startswith("vec vec null (empty"))
+
+    def latency(conn: Connection) -> float:
+        start = time.perf_counter()
+        conn.query_raw(DEFAULT_ID, "get_api_version", b"DIDL\x00\x00")
+        return time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as tmp, emulator(Path(tmp) / "state", [ARTIFACT], ["--quiet"]) as emu:
+        probe = Connection(emu.url, generate_ed25519(), timeout=120)
+        idle = [latency(probe) for _ in range(probes)]
+        stop = threading.Event()
+
+        def attack() -> None:
+            conn = Connection(emu.url, generate_ed25519(), timeout=120)
+            while not stop.is_set():
+                with contextlib.suppress(Reject):  # the refusal is the point
+                    conn.query_raw(DEFAULT_ID, costliest.method, costliest.arg)
+
+        with ThreadPoolExecutor(attackers) as pool:
+            running = [pool.submit(attack) for _ in range(attackers)]
+            time.sleep(1)
+            busy = [latency(probe) for _ in range(probes)]
+            stop.set()
+            for attacker in running:
+                attacker.result()
+    print(f"probe query, idle: median {1000 * statistics.median(idle):.0f} ms")
+    print(
+        f"with {attackers} clients sending '{costliest.name}': "
+        f"median {1000 * statistics.median(busy):.0f} ms, max {1000 * max(busy):.0f} ms"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--queue", action="store_true", help="only the queueing measurement (an emulator)")
     options = parser.parse_args(argv)
+    if options.queue:
+        queueing()
+        return
     machine = f"Python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}"
     print(f"{machine}, {options.runs} runs per case; floor: 10^6 additions in a Python loop, before each run")
     print()
