@@ -2,14 +2,16 @@
 
 The suite must fail where an application would fail, so every call goes through
 `clients.artifact.ArtifactClient` (its Candid types, its reply checks, its error classes). The
-subclass changes three things only, all around the client's single call path (`_invoke`):
+subclass changes four things only, all around the client's single call path (`_invoke`):
 
 * no retries and a breaker that never opens: a conformance test must see each refusal the target
   gives, not the client's recovery from it (a retried rate-limit error would hide the rule under test);
 * a call to a contract method the target does not declare skips the test as "not implemented by
   target" instead of erroring, whatever the test's markers say;
 * the decoded reply (the `ICPResult` envelope as it came off the wire, before the client unwraps it)
-  is kept in `last_raw` for error-model assertions and recorded for parity snapshots.
+  is kept in `last_raw` for error-model assertions and recorded for parity snapshots;
+* the bytes each upload sends are remembered and, after every successful commit, compared with what
+  the target stored where it can say (`stored_bytes.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from clients.artifact.retry import RetryPolicy
 
 from .catalog import NOT_IMPLEMENTED
 from .snapshot import Recorder
+from .stored_bytes import StoredBytes
 
 __all__ = ["SuiteClient"]
 
@@ -46,6 +49,7 @@ class SuiteClient(ArtifactClient):
         target_methods: Collection[str],
         recorder: Recorder | None,
         did_text: str,
+        stored_bytes: StoredBytes | None = None,
     ) -> None:
         super().__init__(
             connection,
@@ -58,6 +62,7 @@ class SuiteClient(ArtifactClient):
         self._target_methods = frozenset(target_methods)
         self._recorder = recorder
         self._local = threading.local()
+        self._stored_bytes = stored_bytes
 
     def observe(self, recorder: Recorder | None) -> None:
         """Record into another test's recorder (clients made by module-scoped fixtures)."""
@@ -92,6 +97,8 @@ class SuiteClient(ArtifactClient):
             raise
         self._local.raw = seen[-1] if seen else None
         self._record(method, args, seen, None)
+        if self._stored_bytes is not None:
+            self._stored_bytes.observe(method, args, result)
         return result
 
     def _record(self, method: str, args: Sequence[Any], seen: list[Any], exc: ArtifactError | None) -> None:

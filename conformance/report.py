@@ -29,6 +29,7 @@ from typing import Any
 
 from .catalog import MISSING_CAPABILITY, NOT_IMPLEMENTED, REQUIREMENTS, TASKS
 from .snapshot import diff, filter_diffs
+from .stored_bytes import summary as stored_bytes_summary
 
 __all__ = [
     "OUTCOMES",
@@ -223,6 +224,7 @@ def render_markdown(runs: Sequence[RunResults]) -> str:
             f"({run.duration:.1f} s)"
         )
         out.append(f"  - {_summary_line(run)}")
+        out.append(f"  - {stored_bytes_summary(t.get('stored_bytes'))}")
     out.append("")
     for title, attr, names in (("By requirement", "reqs", REQUIREMENTS), ("By seed task", "tasks", TASKS)):
         out += [f"## {title}", ""]
@@ -322,7 +324,8 @@ def render_html(runs: Sequence[RunResults]) -> str:
             f"</code>, canister <code>{e(str(t.get('canister_id', '')))}</code>; interface from "
             f"{e(str(t.get('interface_source', '?')))}; capabilities: "
             f"{e(', '.join(t.get('capabilities', [])) or 'none')}; run {e(run.started)} "
-            f"({run.duration:.1f} s)<br>{e(_summary_line(run))}</li>"
+            f"({run.duration:.1f} s)<br>{e(_summary_line(run))}"
+            f"<br>{e(stored_bytes_summary(t.get('stored_bytes')))}</li>"
         )
     parts.append("</ul>")
     for title, attr, names in (("By requirement", "reqs", REQUIREMENTS), ("By seed task", "tasks", TASKS)):

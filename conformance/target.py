@@ -40,6 +40,7 @@ from emulator.process import DEFAULT_ID, EmulatorProcess
 from .calls import SuiteClient
 from .catalog import CANDID_HACK_METHOD, Limits
 from .snapshot import Recorder
+from .stored_bytes import StoredBytes
 
 __all__ = [
     "PROFILE_KEYS",
@@ -249,6 +250,7 @@ class Target:
         self.principal = ""
         self.notes: list[str] = []
         self.upgrades = 0
+        self.stored_bytes = StoredBytes(None)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -300,7 +302,20 @@ class Target:
         if config.scale_memories > 0:
             caps.add("scale")
         self.capabilities = frozenset(caps)
+        self.stored_bytes = self._stored_bytes_check()
         return self
+
+    def _stored_bytes_check(self) -> StoredBytes:
+        """Read back committed assets where the target can return them (the admin download)."""
+        admin = self.admin
+        if admin is None or "inspect" not in self.capabilities:
+            return StoredBytes(None)
+        canister_id = self.canister_id
+
+        def fetch(memory_id: str) -> bytes:
+            return b"".join(admin.download_asset(canister_id, memory_id))
+
+        return StoredBytes(fetch, "read back through the admin API's asset download")
 
     def close(self, keep_log: Path | None = None) -> None:
         """Stop what the suite started; `keep_log` saves the emulator's log (the state goes)."""
@@ -397,6 +412,7 @@ class Target:
             target_methods=self.methods,
             recorder=recorder,
             did_text=self.contract_did,
+            stored_bytes=self.stored_bytes,
         )
 
     def upgrade(self) -> None:
@@ -473,6 +489,7 @@ class Target:
             "emulator_canister": self.config.emulator_canister if self.kind == "emulator" else None,
             "limits": self.limits.to_json(),
             "notes": list(self.notes),
+            "stored_bytes": self.stored_bytes.describe(),
         }
 
     def header_lines(self) -> list[str]:

@@ -11,10 +11,12 @@ never as options of the shipped canister. Each overrides one behaviour of the re
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import secrets
 from typing import Any, ClassVar
 from unittest import mock
 
-from emulator.canisters.artifact import metadata, uploads
+from emulator.canisters.artifact import ids, metadata, uploads
 from emulator.canisters.artifact.canister import ArtifactCanister
 from emulator.canisters.artifact.errors import Refused, fail, internal, ok, run
 from emulator.canisters.artifact.records import ICPResult
@@ -24,9 +26,12 @@ from emulator.runtime.canister import CallContext, query, update
 __all__ = [
     "CommitNotIdempotent",
     "ForeignSessionWritable",
+    "KeepsOnlyPresence",
     "NoHashVerification",
     "NoRateLimit",
+    "PaddedSessionIds",
     "PresenceBySubstring",
+    "SessionIdsFromArguments",
     "StateLostOnUpgrade",
     "WithoutProgressApi",
 ]
@@ -171,3 +176,48 @@ class WithoutProgressApi(ArtifactCanister):
     )
     get_upload_progress = None  # type: ignore[assignment]
     get_user_upload_sessions = None  # type: ignore[assignment]
+
+
+class KeepsOnlyPresence(ArtifactCanister):
+    """Verifies the hash while committing, then keeps only a presence record: the chunk bytes are
+    overwritten with zeros (breaks "stored forever"; every reply still looks right)."""
+
+    @update
+    def commit_asset(self, ctx: CallContext, session_id: str, final_hash: str) -> ICPResult[Any]:
+        result = super().commit_asset(ctx, session_id, final_hash)
+        if result["success"]:
+            ctx.db.execute(
+                "UPDATE af_chunks SET data = zeroblob(length(data)) "
+                "WHERE sid = (SELECT sid FROM af_sessions WHERE session_id = ?)",
+                (session_id,),
+            )
+        return result
+
+
+class PaddedSessionIds(ArtifactCanister):
+    """Session ids of 40 hex characters whose last 12 are always zero: 112 random bits that look
+    like 160 by length (breaks 17.1)."""
+
+    @update
+    def begin_asset_upload(
+        self, ctx: CallContext, memory_id: str, expected_hash: str, chunk_count: int, total_size: int
+    ) -> ICPResult[Any]:
+        padded = lambda: secrets.token_hex(14) + "0" * 12  # noqa: E731
+        with mock.patch.object(ids, "new_session_id", padded):
+            return super().begin_asset_upload(ctx, memory_id, expected_hash, chunk_count, total_size)
+
+
+class SessionIdsFromArguments(ArtifactCanister):
+    """Session ids derived from caller, memory and hash: unique across different uploads, repeated for
+    identical arguments (breaks 17.1)."""
+
+    @update
+    def begin_asset_upload(
+        self, ctx: CallContext, memory_id: str, expected_hash: str, chunk_count: int, total_size: int
+    ) -> ICPResult[Any]:
+        derived = hashlib.sha256(ctx.caller.raw + memory_id.encode() + expected_hash.encode()).hexdigest()[
+            :40
+        ]
+
+        with mock.patch.object(uploads, "_unused_session_id", lambda db: derived):
+            return super().begin_asset_upload(ctx, memory_id, expected_hash, chunk_count, total_size)

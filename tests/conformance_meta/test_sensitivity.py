@@ -56,6 +56,21 @@ CASES: dict[str, tuple[list[str], set[str]]] = {
             "conformance/test_persistence.py::test_rate_limit_accounting_survives",
         },
     ),
+    "KeepsOnlyPresence": (
+        ["conformance/test_upload_commit.py"],
+        {
+            "conformance/test_upload_commit.py::test_commit_answers_the_hash_and_size_of_what_was_sent",
+            "conformance/test_upload_commit.py::test_the_client_uploader_stores_and_verifies",
+        },
+    ),
+    "PaddedSessionIds": (
+        ["conformance/test_upload_begin.py", "-k", "unguessable"],
+        {"conformance/test_upload_begin.py::test_session_ids_are_unguessable"},
+    ),
+    "SessionIdsFromArguments": (
+        ["conformance/test_upload_begin.py", "-k", "unguessable"],
+        {"conformance/test_upload_begin.py::test_session_ids_are_unguessable"},
+    ),
     "ForeignSessionWritable": (
         ["conformance/test_ownership.py", "-k", "session"],
         {"conformance/test_ownership.py::test_another_principals_session_is_not_writable"},
