@@ -314,6 +314,29 @@ def _generic_typed() -> list[Case]:
                 did_types=f"(blob, {did})",
             )
         )
+    # Under `opt`, a value that does not coerce reads as null: every element is read, refused, rewound
+    # and skipped.
+    pairs = fill(MAX_ARG_BYTES - 32, 2)
+    cases.append(
+        Case(
+            f"vec opt text: {pairs:,} elements, typed as (vec opt nat): each one refused and rewound",
+            "",
+            message([vec_of(1), opt_of(TEXT)], [0], encode_uleb(pairs) + b"\x01\x00" * pairs),
+            did_types="(vec opt nat)",
+        )
+    )
+    cases.append(
+        Case(
+            f"vec opt variant {{ a; b; c }}: {pairs:,} × c, typed as (vec opt variant {{ a; b }})",
+            "",
+            message(
+                [vec_of(1), opt_of(2), record_of([(0, NULL), (1, NULL), (2, NULL)], VARIANT)],
+                [0],
+                encode_uleb(pairs) + b"\x01\x02" * pairs,
+            ),
+            did_types="(vec opt variant { a; b })",
+        )
+    )
     count = fill(MAX_ARG_BYTES - 16, 8)
     cases.append(
         Case(

@@ -81,6 +81,7 @@ PRINCIPAL_UNITS = 3  # a principal value: its checksum and object
 VEC_UNITS = 2  # a vector header, on top of its elements
 OPT_UNITS = 3  # an option tag, on top of its content (options nest: deep Python frames cost more)
 NUMBER_UNITS = 2  # a fixed-width number or float: a slice and a conversion
+MISMATCH_UNITS = 10  # a value refused under `opt`: an exception with its message, a rewind
 _MAX_LEN_BYTES = 10  # lengths, counts, ids and type indices are at most 64-bit quantities
 
 _OPCODE_PRIMS = {p.value: p for p in Prim}
@@ -402,6 +403,7 @@ class _Decoder:
         try:
             v = self.value(w, inner, depth + 1)
         except _Mismatch:
+            self.spend(MISMATCH_UNITS)
             self.pos = start
             self.skip(w, depth + 1)
             return None
