@@ -45,12 +45,7 @@ def call_raw(conn: Connection, ecid: str, method: str, arg: bytes, *, version: s
     sender = bytes(conn.identity.sender().bytes)
     content = call_content(sender, MANAGEMENT, method, arg)
     rid, body = sign_envelope(content, conn.identity)
-    response = httpx.post(
-        f"{conn.url}/api/{version}/canister/{ecid}/call",
-        content=body,
-        headers={"Content-Type": "application/cbor"},
-        timeout=30,
-    )
+    response = conn.post(f"/api/{version}/canister/{ecid}/call", body)  # its keep-alive HTTP client
     if response.status_code != 200 and response.status_code != 202:
         raise httpx.HTTPStatusError(response.text, request=response.request, response=response)
     if response.status_code == 200:
@@ -87,12 +82,7 @@ def query(conn: Connection, ecid: str, method: str, arg: Any | None = None) -> A
     """A query to aaaaa-aa (fetch_canister_logs, canister_status); signature checked by the caller's keys."""
     sender = bytes(conn.identity.sender().bytes)
     _, body = sign_envelope(query_content(sender, MANAGEMENT, method, encode(method, arg)), conn.identity)
-    response = httpx.post(
-        f"{conn.url}/api/v3/canister/{ecid}/query",
-        content=body,
-        headers={"Content-Type": "application/cbor"},
-        timeout=30,
-    )
+    response = conn.post(f"/api/v3/canister/{ecid}/query", body)
     response.raise_for_status()
     reply = cbor2.loads(response.content)
     if reply["status"] == "rejected":
