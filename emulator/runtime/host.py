@@ -367,6 +367,7 @@ class CanisterHost:
                 self._run_lifecycle(self.instance.post_upgrade, "canister_post_upgrade")
                 self.store.set_meta(MODULE_HASH_KEY, self._module_hash)
         self._arm_timers()
+        self.load_management_meta()  # controllers and running status are part of the restored state
 
     # -- time and timers ---------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import cbor2
 import httpx
 import pytest
 
+from clients.admin import AdminClient
 from clients.ic import Connection, Reject, generate_ed25519, save_pem, sign_envelope
 from clients.ic.envelope import call_content, query_content
 from emulator.candid import encode_args, parse_did
@@ -254,3 +255,24 @@ def test_canister_ids_outside_the_subnet_get_the_gateways_not_found(owner: Conne
             headers={"Content-Type": "application/cbor"},
         )
         assert (response.status_code, response.text) == (400, GATEWAY_NOT_FOUND)
+
+
+def test_a_whole_emulator_restore_brings_back_controllers_and_running_status(
+    node: EmulatorProcess, owner: Connection, stranger: Connection, tmp_path: Path
+) -> None:
+    cid = {"canister_id": Principal.from_text(EXAMPLE_ID)}
+    mgmt.call(owner, EXAMPLE_ID, "stop_canister", cid)
+    with AdminClient(node.admin_url) as admin:
+        saved = admin.snapshot(tmp_path / "whole.zip")
+        mgmt.call(owner, EXAMPLE_ID, "start_canister", cid)
+        new = {"controllers": [principal_of(owner), principal_of(stranger)]}
+        mgmt.call(owner, EXAMPLE_ID, "update_settings", {**cid, "settings": new})
+        admin.restore(saved)
+    status = mgmt.call(owner, EXAMPLE_ID, "canister_status", cid)
+    assert status["status"] == {"stopped": None}
+    assert (
+        status["settings"]["controllers"] == [principal_of(owner)] == certified_controllers(owner, EXAMPLE_ID)
+    )
+    with pytest.raises(Reject) as refused:
+        inc(owner)
+    assert refused.value.error_code == "IC0508"
