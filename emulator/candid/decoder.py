@@ -77,8 +77,9 @@ LEB_BYTES_PER_UNIT = 8  # long nat/int: one unit per 8 bytes, the repacking loop
 ENTRY_UNITS = 16  # a type-table entry: a Knot, a type object and its checks
 FIELD_UNITS = 20  # a record/variant field or service method in the table: sorted, checked, indexed twice
 TEXT_UNITS = 1  # a text value: UTF-8 validation and a str object
-PRINCIPAL_UNITS = 3  # a principal value: its checksum and object
+PRINCIPAL_UNITS = 5  # a principal value: its checksum and object
 VEC_UNITS = 2  # a vector header, on top of its elements
+VARIANT_UNITS = 1  # a variant tag, on top of its content
 OPT_UNITS = 3  # an option tag, on top of its content (options nest: deep Python frames cost more)
 NUMBER_UNITS = 2  # a fixed-width number or float: a slice and a conversion
 MISMATCH_UNITS = 10  # a value refused under `opt`: an exception with its message, a rewind
@@ -442,6 +443,7 @@ class _Decoder:
         return tag == 1
 
     def variant_tag(self, w: Variant) -> Field:
+        self.spend(VARIANT_UNITS)
         index = self.uleb()
         if index >= len(w.fields):
             raise CandidError(f"variant index {index} out of range")
