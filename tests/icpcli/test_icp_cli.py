@@ -179,3 +179,17 @@ def test_no_sync_call_is_not_for_icp_cli(icp: IcpCli, tmp_path: Path) -> None:
         assert refused.returncode != 0 and "404 Not Found" in refused.stderr
     finally:
         proc.stop()
+
+
+def test_canisters_the_emulator_does_not_host_are_reported_not_found(
+    network: Network, tmp_path: Path
+) -> None:
+    did = tmp_path / "example.did"
+    did.write_text("service : { greet : (text) -> (text) query; inc : () -> (nat64) }")
+    outside = "rrkah-fqaaa-aaaaa-aaaaq-cai"  # no local subnet's range holds it
+    refused = network.fails("canister", "call", outside, "greet", '("x")', "--query", "--candid", str(did))
+    assert "canister_not_found" in refused and "Certificate is not authorized" not in refused
+    unknown = "ufxgi-4p777-77774-qaadq-cai"  # inside the range, never created
+    refused = network.fails("canister", "call", unknown, "inc", "()", "--candid", str(did))
+    assert f"Canister {unknown} not found." in refused and "IC0301" in refused
+    assert f"Canister {unknown} was not found." in network.fails("canister", "status", unknown)
