@@ -296,3 +296,31 @@ def test_the_ingress_filter_refuses_bad_arguments_unknown_and_unsupported_method
         "stop_canister", encode_args(INTERFACE.service["stop_canister"].args, [cid_arg()]), query=True
     )
     assert isinstance(as_query, Reject) and as_query.error_code == "IC0536"
+
+
+def test_visibility_settings_open_status_logs_and_snapshot_lists_to_the_named_callers(node: Node) -> None:
+    def as_stranger(method: str) -> object:
+        message = node.message(method, cid_arg(), query=method in ("fetch_canister_logs", "canister_status"))
+        if method == "list_canister_snapshots":
+            return node.manage(method, cid_arg(), sender=STRANGER)
+        return node.management.query(node.host, STRANGER, message)
+
+    for method in ("canister_status", "fetch_canister_logs", "list_canister_snapshots"):
+        assert isinstance(as_stranger(method), Reject)
+    node.ok(
+        "update_settings",
+        {
+            "canister_id": CID,
+            "settings": {
+                "status_visibility": {"public": None},
+                "log_visibility": {"allowed_viewers": [STRANGER]},
+                "snapshot_visibility": {"allowed_viewers": [STRANGER]},
+            },
+        },
+    )
+    assert isinstance(as_stranger("canister_status"), Replied)
+    assert isinstance(as_stranger("fetch_canister_logs"), Replied)
+    listed = as_stranger("list_canister_snapshots")
+    assert isinstance(listed, RequestStatus) and listed.status == "replied"
+    stopped = node.manage("stop_canister", cid_arg(), sender=STRANGER)  # viewing is not controlling
+    assert isinstance(stopped, Reject) and stopped.error_code == "IC0512"
