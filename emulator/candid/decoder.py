@@ -13,9 +13,9 @@ because a step costs Python about half a microsecond: 8 units per byte of a 2 Mi
 of work on the canister's worker thread, during which nobody else's call runs. The cap is sized so that
 the costliest input we could construct decodes or fails within about 100 ms (docs/performance.md,
 "Hostile input: decoder worst cases"). Work that is not one step per value is priced by what it costs:
-a vector of zero-sized elements (`vec null`, `vec record {}` of length 2^40) is charged its whole length
-up front, before any element is looked at, the way the Rust decoder's decoding quota charges it; long
-numbers, texts and blobs are charged per block of bytes.
+a vector of zero-sized elements (`vec null`, `vec record {}` of length 2^40) or of a primitive is
+charged its whole length up front, before any element is looked at, the way the Rust decoder's decoding
+quota charges it; long numbers, texts and blobs are charged per block of bytes.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ MAX_DEPTH = 600
 FUEL_PER_BYTE = 8  # real messages use well under 1 unit per byte (the golden vectors: 0.27)
 FUEL_BASE = 50_000
 MAX_FUEL = 200_000
-"""The most steps any one message may take, whatever its size: about 80 ms of this decoder's work.
+"""The most steps any one message may take, whatever its size: 55-70 ms of work on a quiet machine.
 
 A 1 MiB `put_chunk` takes about 1,050 units. The largest structured argument benchmarks/test_codec.py
 decodes, 10,000 four-field records with three texts each (500 kB), takes 190,000: it fits, and is
