@@ -151,8 +151,10 @@ def test_snapshot_create_list_restore_delete(network: Network, tmp_path: Path) -
     assert snapshot_id.group(1) in network.run("canister", "snapshot", "list", ARTIFACT)
 
     network.run("canister", "stop", ARTIFACT)
-    network.run("canister", "snapshot", "restore", ARTIFACT, snapshot_id.group(1))
-    network.run("canister", "start", ARTIFACT)
+    try:
+        network.run("canister", "snapshot", "restore", ARTIFACT, snapshot_id.group(1))
+    finally:
+        network.run("canister", "start", ARTIFACT)  # later tests need it running whatever happened
     assert present(network, before)
     assert not present(network, after)  # stored after the snapshot: absent again
 
