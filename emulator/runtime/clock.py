@@ -40,6 +40,11 @@ class CanisterClock:
         """Move forward by `delta_ns`; must run inside a store write so the new offset is durable."""
         if delta_ns < 0:
             raise ClockError("the canister clock only moves forward")
+        before = (self.offset_ns, self._last)
         self.offset_ns += delta_ns
         self._store.set_meta(OFFSET_KEY, self.offset_ns.to_bytes(16, "big"))
+        self._store.on_rollback(lambda: self._restore(*before))
         return self.now()
+
+    def _restore(self, offset_ns: int, last: int) -> None:
+        self.offset_ns, self._last = offset_ns, last

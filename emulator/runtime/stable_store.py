@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -66,6 +66,7 @@ class StableStore:
         self.path = Path(path) if str(path) != ":memory:" else None
         self._durability = durability
         self._lock = threading.RLock()
+        self._undo: list[Callable[[], None]] = []
         self.conn = self._open(str(path))
 
     def _open(self, path: str) -> sqlite3.Connection:
@@ -85,6 +86,7 @@ class StableStore:
         out as `StorageFull`, with nothing of the message stored.
         """
         with self._lock:
+            self._undo.clear()
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -93,11 +95,26 @@ class StableStore:
                 except BaseException:
                     if self.conn.in_transaction:
                         self.conn.execute("ROLLBACK")
+                    self._run_undo(0)
                     raise
             except sqlite3.Error as exc:
                 if is_storage_failure(exc):
                     raise StorageFull(str(exc)) from exc
                 raise
+            finally:
+                self._undo.clear()
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Undo in-memory state changed inside the current `write()` if its rows are rolled back.
+
+        State mirrored outside SQLite (the clock offset) must not run ahead of what was stored: a
+        savepoint rolled back, or a COMMIT refused by a full disk, runs the undos registered since.
+        """
+        self._undo.append(undo)
+
+    def _run_undo(self, mark: int) -> None:
+        while len(self._undo) > mark:
+            self._undo.pop()()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -115,11 +132,13 @@ class StableStore:
     def savepoint(self, name: str = "message") -> Iterator[sqlite3.Connection]:
         """Nested rollback scope inside `write()`: a trapped message undoes only its own changes."""
         self.conn.execute(f"SAVEPOINT {name}")
+        mark = len(self._undo)
         try:
             yield self.conn
         except BaseException:
             self.conn.execute(f"ROLLBACK TO {name}")
             self.conn.execute(f"RELEASE {name}")
+            self._run_undo(mark)
             raise
         self.conn.execute(f"RELEASE {name}")
 

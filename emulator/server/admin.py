@@ -8,6 +8,7 @@ that canister's worker thread, so admin actions interleave with messages exactly
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import tempfile
@@ -23,6 +24,7 @@ from emulator.canisters import load_kind
 from emulator.principal import Principal, PrincipalError
 from emulator.runtime.clock import ClockError
 from emulator.runtime.host import CanisterHost
+from emulator.runtime.stable_store import is_storage_failure
 from emulator.server import admin_inputs
 from emulator.server.admin_guard import ADMIN_LISTENER, ZIP_TYPE, AdminListener, same_origin_guard
 from emulator.server.admin_openapi import OPENAPI
@@ -71,8 +73,18 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             return web.json_response({"error": exc.reason}, status=exc.status, headers=_allow(exc))
         raise
     except Exception as exc:  # the last line of defence; tests show malformed input never gets here
+        if is_storage_failure(exc) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+            return _out_of_space(str(exc))
         log.exception("admin %s %s failed", request.method, request.path)
         return web.json_response({"error": f"internal error: {type(exc).__name__}"}, status=500)
+
+
+def _out_of_space(detail: str) -> web.Response:
+    """507 Insufficient Storage: the request was fine, the disk is not; nothing was changed."""
+    return web.json_response(
+        {"error": f"the emulator's state directory is out of space ({detail}); nothing was changed"},
+        status=507,
+    )
 
 
 def _allow(exc: web.HTTPException) -> dict[str, str]:

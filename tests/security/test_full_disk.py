@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from clients.admin import AdminClient
+from clients.admin import AdminClient, AdminError
 from clients.ic import Connection, Reject, generate_ed25519
 from tests.e2e.artifact_calls import CANISTER, Artifact, new_id, sha
 from tests.emulator_process import EmulatorProcess
@@ -92,10 +92,21 @@ def test_full_disk_refuses_with_a_reason_and_recovers(small_disk: Path) -> None:
         assert hashlib.sha256(b"".join(admin.download_asset(CANISTER, kept_id))).digest() == (
             hashlib.sha256(kept).digest()
         )
+        # The admin API: writes refused with 507 and a JSON reason, nothing changed.
+        clock_before = admin.clock(CANISTER)["time_ns"]
+        with pytest.raises(AdminError) as refused:
+            admin.advance_clock(CANISTER, 3600)
+        assert refused.value.status == 507 and "out of space" in refused.value.message
+        assert admin.clock(CANISTER)["time_ns"] < clock_before + 3600 * 10**9
+        with pytest.raises(AdminError) as refused:
+            admin.snapshot(small_disk.parent / "snapshot.zip")
+        assert refused.value.status == 507 and "out of space" in refused.value.message
+        assert not list((small_disk / "state" / "tmp").glob("*")), "the snapshot's copy was removed"
         progress = art.progress(session)
         assert progress["chunks_received"] == stored_chunks  # the refused chunk left nothing behind
 
         filler.unlink()  # space freed: the same upload continues where it stopped
+        assert admin.advance_clock(CANISTER, 1)["time_ns"] >= clock_before + 10**9
         for index in range(stored_chunks, 16):
             art.put(session, index, data[index * MIB : (index + 1) * MIB])
         art.commit(session, data)
