@@ -68,7 +68,7 @@ def memory_limit(db: sqlite3.Connection) -> int:
 
 
 def set_memory_limit(db: sqlite3.Connection, limit: int) -> None:
-    """Inside a write(); a lower limit drops the oldest records at once."""
+    """Inside an atomic(); a lower limit drops the oldest records at once."""
     _set_meta_int(db, LIMIT_KEY, limit)
     ensure_schema(db)
     low, high = _bounds(db)

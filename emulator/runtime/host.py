@@ -84,7 +84,7 @@ class CanisterHost:
     def __post_init__(self) -> None:
         self.configured_controllers = self.controllers
         self._load(self.canister_cls)
-        with self.store.write():
+        with self.store.atomic():
             installed = self.store.get_meta(MODULE_HASH_KEY)
             if installed is None:
                 self._run_lifecycle(self.instance.init, "canister_init")
@@ -128,7 +128,7 @@ class CanisterHost:
         target = new_cls or self.canister_cls
         old = (self.canister_cls, self.instance, self.interface, self._exported, self._module_hash)
         try:
-            with self.store.write():
+            with self.store.atomic():
                 self._run_lifecycle(self.instance.pre_upgrade, "canister_pre_upgrade")
                 self._load(target)
                 self._run_lifecycle(self.instance.post_upgrade, "canister_post_upgrade")
@@ -142,7 +142,7 @@ class CanisterHost:
         """Empty stable memory and install afresh (used by the admin reset)."""
         self.store.wipe()
         self._load(self.canister_cls)
-        with self.store.write():
+        with self.store.atomic():
             self._run_lifecycle(self.instance.init, "canister_init")
             self.store.set_meta(MODULE_HASH_KEY, self._module_hash)
         self.clock.reload()
@@ -158,12 +158,12 @@ class CanisterHost:
         self.running = status != b"stopped"
 
     def set_controllers(self, controllers: Sequence[Principal]) -> None:
-        """Inside a `write()`: the new list commits with the message that set it."""
+        """Inside an `atomic()`: the new list commits with the message that set it."""
         self.store.set_meta(CONTROLLERS_KEY, _encode_principals(controllers))
         self.controllers = tuple(controllers)
 
     def set_running(self, running: bool) -> None:
-        """Inside a `write()`; stopped canisters refuse calls and fire no timers."""
+        """Inside an `atomic()`; stopped canisters refuse calls and fire no timers."""
         self.store.set_meta(RUN_STATUS_KEY, b"running" if running else b"stopped")
         self.running = running
 
@@ -210,7 +210,7 @@ class CanisterHost:
     def _execute(self, caller: Principal, method: str, arg: bytes, limit: int) -> Outcome:
         """Run one message inside the caller's transaction; a trap undoes only this message."""
         try:
-            with self.store.savepoint():
+            with self.store.atomic():
                 fn, args = self._decode(method, arg)
                 reply = self._encode(method, fn(self._context(caller, method), *args))
                 if len(reply) > limit:
@@ -234,7 +234,7 @@ class CanisterHost:
 
     def _trapped(self, message: str, limit: int) -> Reject:
         """A trap in an update is logged as on the IC (`[TRAP]: …`); a query's log is not kept."""
-        if limit == MAX_UPDATE_REPLY_BYTES:  # replicated execution, inside the message's write()
+        if limit == MAX_UPDATE_REPLY_BYTES:  # replicated execution, inside the message's atomic()
             canister_log.append(self.store.conn, self.clock.now(), f"[TRAP]: {message}")
         return canister_trapped(self.canister_id, message)
 
@@ -269,7 +269,7 @@ class CanisterHost:
         execute: Callable[[], Outcome],
     ) -> RequestStatus:
         """Run `execute` in one transaction with the request status it produces (also for `aaaaa-aa`)."""
-        with self.store.write() as db:
+        with self.store.atomic() as db:
             existing = self._stored_status(request_id)
             if existing is not None:
                 return existing
@@ -362,7 +362,7 @@ class CanisterHost:
         self.store.restore_from(snapshot_db)
         self.clock.reload()
         self._load(self.canister_cls)
-        with self.store.write():
+        with self.store.atomic():
             if self.store.get_meta(MODULE_HASH_KEY) != self._module_hash:
                 self._run_lifecycle(self.instance.post_upgrade, "canister_post_upgrade")
                 self.store.set_meta(MODULE_HASH_KEY, self._module_hash)
@@ -373,7 +373,7 @@ class CanisterHost:
 
     def advance_clock(self, delta_ns: int) -> int:
         """Move the canister clock forward and fire every timer that became due."""
-        with self.store.write():
+        with self.store.atomic():
             now = self.clock.advance(delta_ns)
         self.run_due_timers()
         return now
@@ -387,15 +387,24 @@ class CanisterHost:
         for armed in self._timers:
             if armed.due_ns > now:
                 continue
-            with self.store.write():
-                try:
-                    with self.store.savepoint("timer"):
-                        armed.timer.callback(self._context(self.canister_id, f"timer:{armed.timer.name}"))
-                except Exception:
-                    log.exception("timer %s trapped", armed.timer.name)
+            self._fire(armed.timer)
             armed.due_ns = now + armed.timer.interval_ns
             fired.append(armed.timer.name)
         return fired
+
+    def fire_timer(self, name: str) -> None:
+        """Fire one timer now, due or not: lets a test run a clean-up without moving the clock."""
+        (timer,) = [armed.timer for armed in self._timers if armed.timer.name == name]
+        self._fire(timer)
+
+    def _fire(self, timer: Timer) -> None:
+        """One timer callback in its own transaction; a trap undoes the callback and is logged."""
+        with self.store.atomic():
+            try:
+                with self.store.atomic():
+                    timer.callback(self._context(self.canister_id, f"timer:{timer.name}"))
+            except Exception:
+                log.exception("timer %s trapped", timer.name)
 
 
 def _encode_principals(principals: Sequence[Principal]) -> bytes:

@@ -55,7 +55,7 @@ def is_storage_failure(exc: BaseException) -> bool:
 
 
 class StableStore:
-    """A canister's SQLite database; every access goes through `write()` or `read()`.
+    """A canister's SQLite database; every access goes through `atomic()` or `read()`.
 
     The connection is shared with one worker thread at a time (the host serialises execution), hence
     `check_same_thread=False` plus a lock that turns accidental concurrent use into waiting, not
@@ -67,6 +67,7 @@ class StableStore:
         self._durability = durability
         self._lock = threading.RLock()
         self._undo: list[Callable[[], None]] = []
+        self._depth = 0  # open `atomic()` levels: 0 outside, 1 in the transaction, more in savepoints
         self.conn = self._open(str(path))
 
     def _open(self, path: str) -> sqlite3.Connection:
@@ -78,37 +79,74 @@ class StableStore:
         return conn
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One atomic message: committed when the block ends normally, rolled back on any exception.
+    def atomic(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing scope; nested scopes roll back alone.
 
-        A COMMIT that fails (a full disk can refuse the last WAL frames) is rolled back too: left open,
-        the transaction would make every later `BEGIN` fail. A write refused for lack of space comes
-        out as `StorageFull`, with nothing of the message stored.
+        The outermost level is `BEGIN IMMEDIATE … COMMIT` (one message, one durable commit); an inner
+        level is a SAVEPOINT, so a trapped message or timer undoes only its own changes while the
+        request status written around it still commits. Any exception rolls the level back and runs
+        the undos registered inside it, newest first. A COMMIT that fails (a full disk can refuse
+        the last WAL frames) is rolled back too: left open, the transaction would make every later
+        `BEGIN` fail. A write refused for lack of space comes out as `StorageFull` at the outermost
+        level, with nothing of the message stored.
         """
         with self._lock:
-            self._undo.clear()
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
+            if self._depth == 0:
+                with self._transaction():
                     yield self.conn
-                    self.conn.execute("COMMIT")
-                except BaseException:
-                    if self.conn.in_transaction:
-                        self.conn.execute("ROLLBACK")
-                    self._run_undo(0)
-                    raise
-            except sqlite3.Error as exc:
-                if is_storage_failure(exc):
-                    raise StorageFull(str(exc)) from exc
+            else:
+                with self._savepoint():
+                    yield self.conn
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._undo.clear()
+        self._depth = 1
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                self._run_undo(0)
                 raise
-            finally:
-                self._undo.clear()
+        except sqlite3.Error as exc:
+            if is_storage_failure(exc):
+                raise StorageFull(str(exc)) from exc
+            raise
+        finally:
+            self._depth = 0
+            self._undo.clear()
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        # Savepoint names only need to be unique among the open levels; the depth is.
+        name = f"level{self._depth}"
+        mark = len(self._undo)
+        self.conn.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            # SQLite may already have rolled back the whole transaction (SQLITE_FULL, SQLITE_IOERR):
+            # then the savepoint is gone and the outermost level reports the original error.
+            if self.conn.in_transaction:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+            self._run_undo(mark)
+            raise
+        finally:
+            self._depth -= 1
+        self.conn.execute(f"RELEASE {name}")
 
     def on_rollback(self, undo: Callable[[], None]) -> None:
-        """Undo in-memory state changed inside the current `write()` if its rows are rolled back.
+        """Undo in-memory state changed inside the current `atomic()` level if its rows are rolled back.
 
-        State mirrored outside SQLite (the clock offset) must not run ahead of what was stored: a
-        savepoint rolled back, or a COMMIT refused by a full disk, runs the undos registered since.
+        State mirrored outside SQLite (the clock offset) must not run ahead of what was stored: an
+        inner level rolled back runs only the undos registered inside it; the outermost level rolled
+        back (or its COMMIT refused by a full disk) runs all of them.
         """
         self._undo.append(undo)
 
@@ -118,29 +156,22 @@ class StableStore:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent read that can never change state: `query_only` plus an unconditional rollback."""
+        """A consistent read that can never change state: `query_only` plus an unconditional rollback.
+
+        It counts as the outermost level, so an `atomic()` inside it (a query runs the same
+        execution path as an update) is a savepoint within the read, not a second transaction.
+        """
         with self._lock:
             self.conn.execute("PRAGMA query_only=ON")
             self.conn.execute("BEGIN")
+            self._depth = 1
             try:
                 yield self.conn
             finally:
+                self._depth = 0
                 self.conn.execute("ROLLBACK")
+                self._run_undo(0)
                 self.conn.execute("PRAGMA query_only=OFF")
-
-    @contextlib.contextmanager
-    def savepoint(self, name: str = "message") -> Iterator[sqlite3.Connection]:
-        """Nested rollback scope inside `write()`: a trapped message undoes only its own changes."""
-        self.conn.execute(f"SAVEPOINT {name}")
-        mark = len(self._undo)
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute(f"ROLLBACK TO {name}")
-            self.conn.execute(f"RELEASE {name}")
-            self._run_undo(mark)
-            raise
-        self.conn.execute(f"RELEASE {name}")
 
     def get_meta(self, key: str) -> bytes | None:
         row = self.conn.execute("SELECT value FROM _ic_meta WHERE key = ?", (key,)).fetchone()

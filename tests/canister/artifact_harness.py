@@ -1,7 +1,9 @@
-"""Drives `ArtifactCanister` directly: a stable store, a clock the test moves, and call/query helpers.
+"""Drives `ArtifactCanister` through the real `CanisterHost`: a stable store, a clock the test moves.
 
-Calls run exactly as the host runs them (update: `write()` + `savepoint()`; query: `read()`), minus
-Candid, so a test sees the Python values a method returns and can inspect the tables underneath.
+Arguments are Candid-encoded with the canister's own interface, run by the host exactly as the
+replica runs them (decode, execute in `atomic()`, encode, request status recorded for updates) and
+the reply decoded back, so a test sees the Python values a client would and can inspect the tables
+underneath. A reject (a trap) comes out as `Rejected`.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.candid import decode_args, encode_args
 from emulator.canisters.artifact import ArtifactCanister
-from emulator.canisters.artifact.schema import stored_version
 from emulator.principal import Principal
+from emulator.protocol.errors import Reject
 from emulator.runtime.canister import CallContext
+from emulator.runtime.clock import CanisterClock
+from emulator.runtime.host import CanisterHost, Replied
 from emulator.runtime.stable_store import StableStore
 
 CANISTER_ID = Principal.from_text("uxrrr-q7777-77774-qaaaq-cai")
@@ -66,21 +71,48 @@ def chunks_of(data: bytes, size: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
 
 
+class Rejected(Exception):
+    """The host answered a call with a reject (a trap, a decoding error) instead of a reply."""
+
+    def __init__(self, reject: Reject) -> None:
+        super().__init__(f"{reject.code.name} {reject.error_code}: {reject.message}")
+        self.reject = reject
+
+
+class TestClock(CanisterClock):
+    """The canister clock read straight from the test's `now`: every message in one step sees it exactly.
+
+    The production clock adds 1 ns per reading to stay strictly increasing; tests that compare
+    stored timestamps with `h.now` need the value they set.
+    """
+
+    def now(self) -> int:
+        return self._wall() + self.offset_ns
+
+
 @dataclass
 class Harness:
     config: Mapping[str, Any] = field(default_factory=lambda: dict(SMALL_LIMITS))
     store: StableStore = field(default_factory=lambda: StableStore(":memory:"))
     now: int = START_NS
-    canister: ArtifactCanister = field(init=False)
+    host: CanisterHost = field(init=False)
 
     def __post_init__(self) -> None:
         """Install on an empty store; on one with state, start as the host does after a restart."""
-        self.canister = ArtifactCanister(self.config)
-        with self.store.write() as db:
-            if stored_version(db) == 0:
-                self.canister.init(self._ctx(CANISTER_ID, "canister_init"))
-            else:
-                self.canister.post_upgrade(self._ctx(CANISTER_ID, "canister_post_upgrade"))
+        self.host = CanisterHost(
+            canister_id=CANISTER_ID,
+            canister_cls=ArtifactCanister,
+            store=self.store,
+            clock=TestClock(self.store, wall_clock=lambda: self.now),
+            config=self.config,
+            wall_clock=lambda: self.now,
+        )
+
+    @property
+    def canister(self) -> ArtifactCanister:
+        instance = self.host.instance
+        assert isinstance(instance, ArtifactCanister)
+        return instance
 
     def _ctx(self, caller: Principal, method: str) -> CallContext:
         return CallContext(
@@ -91,34 +123,48 @@ class Harness:
         self.now += delta_ns
         return self.now
 
-    def _method(self, name: str, mode: str) -> Any:
+    def _encode(self, method: str, mode: str, args: tuple[Any, ...]) -> bytes:
         exported = ArtifactCanister.exported_methods()
-        assert name in exported, f"{name} is not exported"
-        actual_mode, attr = exported[name]
-        assert actual_mode == mode, f"{name} is a {actual_mode}, not a {mode}"
-        return getattr(self.canister, attr)
+        assert method in exported, f"{method} is not exported"
+        actual_mode, _ = exported[method]
+        assert actual_mode == mode, f"{method} is a {actual_mode}, not a {mode}"
+        return encode_args(self.host.interface.service[method].args, list(args))
+
+    def _decode(self, method: str, reply: bytes) -> Any:
+        values = decode_args(reply, self.host.interface.service[method].results)
+        if len(values) == 1:
+            return values[0]
+        return None if not values else tuple(values)
 
     def call(self, caller: Principal, method: str, *args: Any) -> Any:
-        fn = self._method(method, "update")
-        with self.store.write(), self.store.savepoint():
-            return fn(self._ctx(caller, method), *args)
+        status = self.host.call(
+            request_id=hashlib.sha256(f"{uuid.uuid4()}:{method}".encode()).digest(),
+            sender=caller,
+            method=method,
+            arg=self._encode(method, "update", args),
+            ingress_expiry=self.now + 4 * MINUTE,
+        )
+        if status.reject is not None:
+            raise Rejected(status.reject)
+        assert status.reply is not None, status
+        return self._decode(method, status.reply)
 
     def query(self, caller: Principal, method: str, *args: Any) -> Any:
-        fn = self._method(method, "query")
-        with self.store.read():
-            return fn(self._ctx(caller, method), *args)
+        outcome = self.host.query(sender=caller, method=method, arg=self._encode(method, "query", args))
+        if not isinstance(outcome, Replied):
+            raise Rejected(outcome)
+        return self._decode(method, outcome.arg)
 
     def run_cleanup_timer(self) -> None:
         (timer,) = self.canister.timers()
-        with self.store.write(), self.store.savepoint("timer"):
-            timer.callback(self._ctx(CANISTER_ID, f"timer:{timer.name}"))
+        self.host.fire_timer(timer.name)
 
     def upgrade(self, config: Mapping[str, Any] | None = None) -> None:
-        """What the host does: pre_upgrade on the old instance, a fresh one, post_upgrade."""
-        with self.store.write():
-            self.canister.pre_upgrade(self._ctx(CANISTER_ID, "canister_pre_upgrade"))
-            self.canister = ArtifactCanister(self.config if config is None else config)
-            self.canister.post_upgrade(self._ctx(CANISTER_ID, "canister_post_upgrade"))
+        """`install_code` in upgrade mode through the host; new limits come in as the new config."""
+        if config is not None:
+            self.config = config
+            self.host.config = config
+        self.host.upgrade()
 
     def sql(self, statement: str, *args: Any) -> list[tuple[Any, ...]]:
         with self.store.read() as db:

@@ -126,7 +126,7 @@ def test_timers_are_rearmed_and_keep_cleaning_after_an_upgrade(h: Harness) -> No
 
 def test_schema_version_is_recorded_and_setup_is_idempotent(h: Harness) -> None:
     assert h.sql("SELECT value FROM af_meta WHERE key = 'schema_version'") == [(SCHEMA_VERSION,)]
-    with h.store.write() as db:
+    with h.store.atomic() as db:
         h.canister.init(h._ctx(ALICE, "canister_init"))
         h.canister.post_upgrade(h._ctx(ALICE, "canister_post_upgrade"))
         assert db.execute("SELECT COUNT(*) FROM af_meta").fetchone()[0] == 1
@@ -134,11 +134,11 @@ def test_schema_version_is_recorded_and_setup_is_idempotent(h: Harness) -> None:
 
 def test_a_store_from_newer_code_refuses_the_upgrade(h: Harness) -> None:
     s = seed(h)
-    with h.store.write() as db:
+    with h.store.atomic() as db:
         db.execute("UPDATE af_meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION + 1,))
     with pytest.raises(CanisterTrap, match="schema"):
         h.upgrade()
-    with h.store.write() as db:
+    with h.store.atomic() as db:
         db.execute("UPDATE af_meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
     h.upgrade()
     check(h, s)

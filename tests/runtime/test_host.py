@@ -166,7 +166,7 @@ def test_clock_only_moves_forward_and_survives_restart(tmp_path: Path) -> None:
     t0 = host.clock.now()
     host.advance_clock(10**12)
     assert host.clock.now() >= t0 + 10**12
-    with pytest.raises(ClockError), host.store.write():
+    with pytest.raises(ClockError), host.store.atomic():
         host.clock.advance(-1)
     host.store.close()
     again = make_host(tmp_path / "c.sqlite3", wall=wall)
@@ -175,7 +175,7 @@ def test_clock_only_moves_forward_and_survives_restart(tmp_path: Path) -> None:
 
 def test_reinstall_wipes_tables_with_foreign_keys(tmp_path: Path) -> None:
     host = make_host(tmp_path / "c.sqlite3")
-    with host.store.write() as db:
+    with host.store.atomic() as db:
         db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
         db.execute("CREATE TABLE child (id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent(id))")
         db.execute("INSERT INTO parent VALUES (1)")
@@ -192,5 +192,5 @@ def test_read_transaction_rolls_back_even_when_the_body_raises(tmp_path: Path) -
     store = StableStore(tmp_path / "s.sqlite3")
     with pytest.raises(sqlite3.OperationalError), store.read() as db:
         db.execute("CREATE TABLE t (x)")
-    with store.write() as db:
+    with store.atomic() as db:
         db.execute("CREATE TABLE t (x)")

@@ -225,7 +225,7 @@ def test_logs_hold_traps_follow_log_visibility_and_stay_bounded(node: Node) -> N
     assert isinstance(denied, Reject) and denied.error_code == "IC0406"
     assert denied.message == f"Caller {STRANGER} is not allowed to query ic00 method fetch_canister_logs"
 
-    with node.store.write() as db:
+    with node.store.atomic() as db:
         for i in range(500):
             canister_log.append(db, i, f"line {i:04d} " + "x" * 40)
     with node.store.read() as db:

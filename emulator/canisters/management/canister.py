@@ -238,7 +238,7 @@ class ManagementCanister:
             return self._reply(message.method, self._status(host))
 
     def _execute(self, host: CanisterHost, sender: Principal, message: ManagementMessage) -> Outcome:
-        """Inside the host's write(): a reject leaves the store as it was (nothing is written before)."""
+        """Inside the host's atomic(): a reject leaves the store as it was (nothing is written before)."""
         method, args = message.method, message.args
         if method == "raw_rand":
             return self._reply(method, self._random(32))
@@ -447,7 +447,7 @@ class ManagementCanister:
         with host.store.read():
             kept = _KeptAcrossLoad.capture(host.store.conn)
         host.restore(data_file)
-        with host.store.write() as db:
+        with host.store.atomic() as db:
             kept.put_back(db)
             self._bump_version(host)
         host.load_management_meta()

@@ -49,7 +49,7 @@ class InvalidSettings(ValueError):
 
 
 def load(store: StableStore) -> dict[str, Any]:
-    """The stored settings over the defaults; inside a read() or write()."""
+    """The stored settings over the defaults; inside a read() or atomic()."""
     raw = store.get_meta(SETTINGS_KEY)
     stored = json.loads(raw) if raw is not None else {}
     settings = {**DEFAULTS, **{k: v for k, v in stored.items() if k in DEFAULTS}}
