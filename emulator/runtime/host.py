@@ -2,13 +2,18 @@
 
 The host is the "execution environment" half of a replica and knows nothing of HTTP. Every method is
 synchronous and must be called from one thread at a time (the server uses a single-thread executor),
-which gives the IC's rule that a canister executes one message at a time.
+which gives the IC's rule that a canister executes one message at a time. Two methods are the
+exception, because they touch nothing but immutable values: `decode_arguments` (so that the server
+can decode a caller's argument on another thread, and a costly one never queues the canister's other
+messages behind it) and `has_recorded`.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +49,9 @@ MODULE_HASH_KEY = "module_hash"
 # restarts. Stored controllers win over `--controller`, as the IC's state wins over how it was created.
 CONTROLLERS_KEY = "controllers"
 RUN_STATUS_KEY = "run_status"
+# Request ids whose status this host recorded lately, so that a resubmitted update skips decoding. A
+# miss (an older id, or after a restart) only means decoding once more before the stored answer.
+RECENT_STATUS_IDS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,20 @@ class Replied:
 
 
 Outcome = Replied | Reject
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedArguments:
+    """A method's Candid arguments decoded ahead of execution, against one interface.
+
+    `interface` is the one they were decoded at: a canister upgraded in between has another, and the
+    host then decodes again rather than run new code with values shaped by the old types.
+    """
+
+    method: str
+    interface: DidFile
+    values: list[Any] | None
+    error: str | None  # the Candid decoder's refusal, answered as the usual decoding trap
 
 
 @dataclass(slots=True)
@@ -80,6 +102,8 @@ class CanisterHost:
     _timers: list[_ArmedTimer] = field(init=False, default_factory=list)
     configured_controllers: tuple[Principal, ...] = field(init=False, default=())
     running: bool = field(init=False, default=True)
+    _recent_ids: OrderedDict[bytes, None] = field(init=False, default_factory=OrderedDict)
+    _recent_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.configured_controllers = self.controllers
@@ -141,6 +165,7 @@ class CanisterHost:
     def reinstall(self) -> None:
         """Empty stable memory and install afresh (used by the admin reset)."""
         self.store.wipe()
+        self._forget_recorded()
         self._load(self.canister_cls)
         with self.store.atomic():
             self._run_lifecycle(self.instance.init, "canister_init")
@@ -176,14 +201,29 @@ class CanisterHost:
 
     # -- messages ----------------------------------------------------------------------------------
 
-    def _decode(self, method: str, arg: bytes) -> tuple[Callable[..., Any], list[Any]]:
-        func = self.interface.service[method]
-        _, attr = self._exported[method]
+    def decode_arguments(self, method: str, arg: bytes) -> DecodedArguments | None:
+        """Decode `arg` at the method's parameter types; safe on any thread (None: no such method).
+
+        A pure function of the bytes and the current interface object, which an upgrade replaces but
+        never mutates; the Candid cost model bounds it to about 100 ms whatever the bytes.
+        """
+        interface = self.interface
+        func = interface.service.get(method)
+        if func is None:
+            return None
         try:
-            args = decode_args(arg, func.args)
+            return DecodedArguments(method, interface, decode_args(arg, func.args), None)
         except CandidError as exc:
-            raise CanisterTrap(f"failed to decode call arguments: {exc}") from exc
-        return getattr(self.instance, attr), args
+            return DecodedArguments(method, interface, None, str(exc))
+
+    def _arguments(self, method: str, arg: bytes, decoded: DecodedArguments | None) -> list[Any]:
+        """The decoded arguments, decoding here only if they were not decoded against this interface."""
+        if decoded is None or decoded.interface is not self.interface or decoded.method != method:
+            decoded = self.decode_arguments(method, arg)
+            assert decoded is not None  # `_lookup` found the method in this interface
+        if decoded.values is None:
+            raise CanisterTrap(f"failed to decode call arguments: {decoded.error}")
+        return decoded.values
 
     def _encode(self, method: str, result: Any) -> bytes:
         results = self.interface.service[method].results
@@ -207,11 +247,14 @@ class CanisterHost:
             return method_not_found(self.canister_id, method, "query")
         return None
 
-    def _execute(self, caller: Principal, method: str, arg: bytes, limit: int) -> Outcome:
+    def _execute(
+        self, caller: Principal, method: str, arg: bytes, limit: int, decoded: DecodedArguments | None
+    ) -> Outcome:
         """Run one message inside the caller's transaction; a trap undoes only this message."""
         try:
             with self.store.atomic():
-                fn, args = self._decode(method, arg)
+                args = self._arguments(method, arg, decoded)
+                fn = getattr(self.instance, self._exported[method][1])
                 reply = self._encode(method, fn(self._context(caller, method), *args))
                 if len(reply) > limit:
                     raise _ReplyTooLarge(len(reply), limit)
@@ -239,9 +282,20 @@ class CanisterHost:
         return canister_trapped(self.canister_id, message)
 
     def call(
-        self, *, request_id: bytes, sender: Principal, method: str, arg: bytes, ingress_expiry: int
+        self,
+        *,
+        request_id: bytes,
+        sender: Principal,
+        method: str,
+        arg: bytes,
+        ingress_expiry: int,
+        decoded: DecodedArguments | None = None,
     ) -> RequestStatus:
-        """Execute an update once; a resubmitted request id gets the stored status, not a second run."""
+        """Execute an update once; a resubmitted request id gets the stored status, not a second run.
+
+        `decoded` is `arg` decoded by `decode_arguments` on another thread; without it (or if it was
+        decoded against an interface an upgrade has since replaced) the arguments are decoded here.
+        """
 
         def execute() -> Outcome:
             if not self.running:
@@ -249,7 +303,7 @@ class CanisterHost:
             rejected = self._lookup(method, "update")
             if rejected is not None:
                 return rejected
-            return self._execute(sender, method, arg, MAX_UPDATE_REPLY_BYTES)
+            return self._execute(sender, method, arg, MAX_UPDATE_REPLY_BYTES, decoded)
 
         return self.record_call(
             request_id=request_id,
@@ -272,6 +326,7 @@ class CanisterHost:
         with self.store.atomic() as db:
             existing = self._stored_status(request_id)
             if existing is not None:
+                self._remember(request_id)
                 return existing
             outcome = execute()
             status = self._status(sender, outcome)
@@ -296,17 +351,41 @@ class CanisterHost:
                 "_ic_request_status WHERE expires_at_ns < ? ORDER BY expires_at_ns LIMIT 16)",
                 (self.wall_clock(),),
             )
+        self._remember(request_id)
         return status
 
-    def query(self, *, sender: Principal, method: str, arg: bytes) -> Outcome:
-        """Execute a query; whatever it does to the store is rolled back."""
+    def has_recorded(self, request_id: bytes) -> bool:
+        """Whether this host stored a status for `request_id` lately; safe on any thread.
+
+        A miss costs one needless decode. A stale hit (the store was replaced by a snapshot) costs
+        nothing wrong either: the stored status is looked up anyway, and a message that must run
+        after all is decoded on the canister's thread.
+        """
+        with self._recent_lock:
+            return request_id in self._recent_ids
+
+    def _remember(self, request_id: bytes) -> None:
+        with self._recent_lock:
+            self._recent_ids[request_id] = None
+            self._recent_ids.move_to_end(request_id)
+            if len(self._recent_ids) > RECENT_STATUS_IDS:
+                self._recent_ids.popitem(last=False)
+
+    def _forget_recorded(self) -> None:
+        with self._recent_lock:
+            self._recent_ids.clear()
+
+    def query(
+        self, *, sender: Principal, method: str, arg: bytes, decoded: DecodedArguments | None = None
+    ) -> Outcome:
+        """Execute a query; whatever it does to the store is rolled back (`decoded`: as for `call`)."""
         if not self.running:
             return canister_not_running(self.canister_id)
         rejected = self._lookup(method, "query")
         if rejected is not None:
             return rejected
         with self.store.read():
-            return self._execute(sender, method, arg, MAX_QUERY_REPLY_BYTES)
+            return self._execute(sender, method, arg, MAX_QUERY_REPLY_BYTES, decoded)
 
     def _status(self, sender: Principal, outcome: Outcome) -> RequestStatus:
         if isinstance(outcome, Replied):
@@ -360,6 +439,7 @@ class CanisterHost:
     def restore(self, snapshot_db: Path) -> None:
         """Replace the stable store with a snapshot and start a fresh instance on it (like a restart)."""
         self.store.restore_from(snapshot_db)
+        self._forget_recorded()
         self.clock.reload()
         self._load(self.canister_cls)
         with self.store.atomic():

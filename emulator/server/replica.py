@@ -39,8 +39,9 @@ from emulator.protocol.state_tree import (
     call_reply_certificate,
     certificate_for_paths,
 )
-from emulator.runtime.host import CanisterHost, Replied
+from emulator.runtime.host import CanisterHost, DecodedArguments, Replied
 from emulator.runtime.stable_store import StorageFull
+from emulator.server.decoding import DecodeScheduler
 from emulator.server.faults import FaultInjector, FaultRule
 
 log = logging.getLogger("emulator.calls")
@@ -127,12 +128,22 @@ class Replica:
         }
         self._on_call = on_call
         self.management = ManagementCanister(snapshot_root)
+        self.decoding = DecodeScheduler()
 
     async def run_on(self, cid: Principal, fn: Callable[[], T]) -> T:
         """Run `fn` on the canister's own worker thread: one message at a time per canister."""
         return await asyncio.get_running_loop().run_in_executor(self._executors[cid], fn)
 
+    async def decode_arguments(
+        self, host: CanisterHost, sender: Principal, method: str, arg: bytes
+    ) -> DecodedArguments | None:
+        """The argument decoded off the canister's thread (see `decoding`); None for an unknown method."""
+        if method not in host.interface.service:
+            return None  # answered by the host's lookup: nothing to decode
+        return await self.decoding.run(sender, lambda: host.decode_arguments(method, arg))
+
     def close(self) -> None:
+        self.decoding.close()
         for ex in self._executors.values():
             ex.shutdown(wait=True)
         for host in self.hosts.values():
@@ -197,10 +208,11 @@ class Replica:
         ):
             raise ProtocolError(400, UNROUTABLE_CANISTER)
 
-    def _management(self, env: Envelope, ecid: Principal, *, query: bool) -> ManagementMessage | Reject:
-        """Decode a call to aaaaa-aa and check its canister is the URL's effective canister id."""
+    async def _management(self, env: Envelope, ecid: Principal, *, query: bool) -> ManagementMessage | Reject:
+        """Decode a call to aaaaa-aa (off the event loop) and check its canister is the URL's one."""
         assert env.method_name is not None and env.arg is not None
-        message = decode_message(env.method_name, env.arg, query=query)
+        method, arg = env.method_name, env.arg
+        message = await self.decoding.run(env.sender, lambda: decode_message(method, arg, query=query))
         if isinstance(message, Reject):
             return message
         try:
@@ -263,15 +275,20 @@ class Replica:
         elif host is None:
             outcome = canister_not_found(ecid)
         elif env.canister_id == MANAGEMENT_CANISTER_ID:
-            message = self._management(env, ecid, query=True)
+            message = await self._management(env, ecid, query=True)
             if isinstance(message, Reject):
                 outcome = message
             else:
-                decoded = message
-                outcome = await self.run_on(ecid, lambda: self.management.query(host, env.sender, decoded))
+                management_message = message
+                outcome = await self.run_on(
+                    ecid, lambda: self.management.query(host, env.sender, management_message)
+                )
         else:
             method, arg = env.method_name, env.arg
-            outcome = await self.run_on(ecid, lambda: host.query(sender=env.sender, method=method, arg=arg))
+            decoded = await self.decode_arguments(host, env.sender, method, arg)
+            outcome = await self.run_on(
+                ecid, lambda: host.query(sender=env.sender, method=method, arg=arg, decoded=decoded)
+            )
         if isinstance(outcome, Replied):
             response = {"status": "replied", "reply": {"arg": outcome.arg}}
         else:
@@ -292,6 +309,12 @@ class Replica:
         if env.canister_id == MANAGEMENT_CANISTER_ID:
             return await self._execute_management_call(env, ecid, host)
         method, arg = env.method_name, env.arg
+        # A resubmission is answered from its stored status: no need to decode it again.
+        decoded = (
+            None
+            if host.has_recorded(env.request_id)
+            else await self.decode_arguments(host, env.sender, method, arg)
+        )
         try:
             return await self.run_on(
                 ecid,
@@ -301,6 +324,7 @@ class Replica:
                     method=method,
                     arg=arg,
                     ingress_expiry=env.ingress_expiry,
+                    decoded=decoded,
                 ),
             )
         except StorageFull as exc:  # refused before anything was recorded: a retry executes afresh
@@ -310,7 +334,7 @@ class Replica:
     async def _execute_management_call(
         self, env: Envelope, ecid: Principal, host: CanisterHost
     ) -> RequestStatus | Reject:
-        message = self._management(env, ecid, query=False)
+        message = await self._management(env, ecid, query=False)
         if isinstance(message, Reject):
             return message
         return await self.run_on(
