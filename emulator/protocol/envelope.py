@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal, overload
 
 from emulator.principal import Principal, PrincipalError
 from emulator.protocol.cbor_codec import U64_MAX, decode_body
@@ -50,6 +50,10 @@ BODY_DESCRIPTIONS: Final[Mapping[RequestType, str]] = {
     "read_state": "read_state message",
 }
 """The ``<what>`` of ``Could not parse body as <what>: …`` per endpoint."""
+
+MAX_INGRESS_BYTES: Final = 2 * 1024 * 1024
+"""Spec, "Limits": an ingress message (the whole request body) is at most 2 MiB. The HTTP layer
+enforces it while reading the body (`emulator.server.connections.read_body`), the one place bodies enter."""
 
 REQUEST_ID_LENGTH: Final = 32
 """Request ids are SHA-256 digests (spec: "Request ids")."""
@@ -97,21 +101,17 @@ class SignedDelegation:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Envelope:
-    """A structurally valid request; construction enforces the spec's invariants and limits.
+    """What every request kind has; construction enforces the spec's invariants and limits.
 
     ``content`` is the decoded map exactly as received (it is what the request id covers);
-    the typed fields are views of it for the server.
+    the typed fields are views of it for the server. The request kinds are the subclasses.
     """
 
-    request_type: RequestType
+    request_type: ClassVar[RequestType]
     content: Mapping[str, Any]
     sender: Principal
     ingress_expiry: int
-    canister_id: Principal | None
-    method_name: str | None
-    arg: bytes | None
     nonce: bytes | None
-    paths: tuple[tuple[bytes, ...], ...] | None
     sender_pubkey: bytes | None
     sender_sig: bytes | None
     delegations: tuple[SignedDelegation, ...]
@@ -126,15 +126,6 @@ class Envelope:
             raise _shape_error(what, f"content cannot be hashed: {exc}") from exc
         if not 0 <= self.ingress_expiry <= U64_MAX:
             raise ValueError("ingress_expiry must be a u64 nanosecond timestamp")
-        if self.request_type == "read_state":
-            if self.paths is None or self.canister_id is not None or self.method_name is not None:
-                raise ValueError("a read_state envelope has paths and no canister_id/method_name/arg")
-        elif (
-            self.canister_id is None or self.method_name is None or self.arg is None or self.paths is not None
-        ):
-            raise ValueError(
-                f"a {self.request_type} envelope needs canister_id, method_name and arg, not paths"
-            )
 
         # Limits, with the replica validator's texts.
         if self.nonce is not None and len(self.nonce) > MAX_NONCE_BYTES:
@@ -143,20 +134,6 @@ class Envelope:
                 f"Nonce in request is too big: got {len(self.nonce)} bytes, "
                 f"but at most {MAX_NONCE_BYTES} are allowed.",
             )
-        if self.paths is not None:
-            if len(self.paths) > MAX_READ_STATE_PATHS:
-                raise ProtocolError(
-                    400,
-                    f"Too many paths in read state request: got {len(self.paths)} paths, "
-                    f"but at most {MAX_READ_STATE_PATHS} are allowed.",
-                )
-            for path in self.paths:
-                if len(path) > MAX_PATH_LABELS:
-                    raise ProtocolError(
-                        400,
-                        "At least one path in read state request is too deep: got "
-                        f"{len(path)} labels, but at most {MAX_PATH_LABELS} are allowed.",
-                    )
 
         # Authentication shape (spec, "Authentication"): pubkey and signature come as a pair, a
         # delegation chain needs them, the anonymous principal must not sign, anyone else must.
@@ -180,6 +157,64 @@ class Envelope:
     @property
     def is_anonymous(self) -> bool:
         return self.sender.is_anonymous
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CanisterEnvelope(Envelope):
+    """A message to one canister method: a call or a query."""
+
+    canister_id: Principal
+    method_name: str
+    arg: bytes
+
+    def __post_init__(self) -> None:
+        if not (
+            isinstance(self.canister_id, Principal)
+            and isinstance(self.method_name, str)
+            and isinstance(self.arg, bytes)
+        ):
+            raise ValueError(f"a {self.request_type} envelope needs canister_id, method_name and arg")
+        Envelope.__post_init__(self)  # zero-argument super() does not work in slotted dataclasses
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallEnvelope(CanisterEnvelope):
+    """An update call (`/api/v2|v3|v4/canister/<ecid>/call`)."""
+
+    request_type: ClassVar[RequestType] = "call"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryEnvelope(CanisterEnvelope):
+    """A query (`/api/v2|v3/canister/<ecid>/query`)."""
+
+    request_type: ClassVar[RequestType] = "query"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadStateEnvelope(Envelope):
+    """A read of certified state paths (canister or subnet `read_state`)."""
+
+    request_type: ClassVar[RequestType] = "read_state"
+    paths: tuple[tuple[bytes, ...], ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.paths, tuple):
+            raise ValueError("a read_state envelope needs paths")
+        if len(self.paths) > MAX_READ_STATE_PATHS:
+            raise ProtocolError(
+                400,
+                f"Too many paths in read state request: got {len(self.paths)} paths, "
+                f"but at most {MAX_READ_STATE_PATHS} are allowed.",
+            )
+        for path in self.paths:
+            if len(path) > MAX_PATH_LABELS:
+                raise ProtocolError(
+                    400,
+                    "At least one path in read state request is too deep: got "
+                    f"{len(path)} labels, but at most {MAX_PATH_LABELS} are allowed.",
+                )
+        Envelope.__post_init__(self)
 
 
 # --- field extraction --------------------------------------------------------------------------
@@ -300,6 +335,14 @@ def _parse_delegation(what: str, item: Any, index: int) -> SignedDelegation:
     )
 
 
+@overload
+def parse_envelope(body: bytes, expected: Literal["call"]) -> CallEnvelope: ...
+@overload
+def parse_envelope(body: bytes, expected: Literal["query"]) -> QueryEnvelope: ...
+@overload
+def parse_envelope(body: bytes, expected: Literal["read_state"]) -> ReadStateEnvelope: ...
+@overload
+def parse_envelope(body: bytes, expected: RequestType) -> Envelope: ...
 def parse_envelope(body: bytes, expected: RequestType) -> Envelope:
     """Decode and validate a request body posted to the ``expected`` endpoint.
 
@@ -316,36 +359,31 @@ def parse_envelope(body: bytes, expected: RequestType) -> Envelope:
     request_type = _require(what, content, "request_type", str, "")
     if request_type != expected:
         raise _shape_error(what, f"unknown variant `{request_type}`, expected `{expected}`")
-    sender = _principal(what, _require(what, content, "sender", bytes, ""), "sender")
-    ingress_expiry = _require(what, content, "ingress_expiry", int, "")
-    nonce = _optional(what, content, "nonce", bytes, "")
-
-    canister_id: Principal | None = None
-    method_name: str | None = None
-    arg: bytes | None = None
-    paths: tuple[tuple[bytes, ...], ...] | None = None
+    common: dict[str, Any] = {
+        "content": content,
+        "sender": _principal(what, _require(what, content, "sender", bytes, ""), "sender"),
+        "ingress_expiry": _require(what, content, "ingress_expiry", int, ""),
+        "nonce": _optional(what, content, "nonce", bytes, ""),
+    }
     if expected == "read_state":
         if "paths" not in content or content["paths"] is None:
             raise _shape_error(what, "missing field `paths`")
-        paths = _parse_paths(what, content["paths"])
+        kind_fields: dict[str, Any] = {"paths": _parse_paths(what, content["paths"])}
     else:
-        canister_id = _principal(what, _require(what, content, "canister_id", bytes, ""), "canister_id")
-        method_name = _require(what, content, "method_name", str, "")
-        arg = _require(what, content, "arg", bytes, "")
-
-    delegations = tuple(_parse_delegation(what, item, i) for i, item in enumerate(raw_delegations or ()))
-
-    return Envelope(
-        request_type=expected,
-        content=content,
-        sender=sender,
-        ingress_expiry=ingress_expiry,
-        canister_id=canister_id,
-        method_name=method_name,
-        arg=arg,
-        nonce=nonce,
-        paths=paths,
-        sender_pubkey=sender_pubkey,
-        sender_sig=sender_sig,
-        delegations=delegations,
+        kind_fields = {
+            "canister_id": _principal(what, _require(what, content, "canister_id", bytes, ""), "canister_id"),
+            "method_name": _require(what, content, "method_name", str, ""),
+            "arg": _require(what, content, "arg", bytes, ""),
+        }
+    common["delegations"] = tuple(
+        _parse_delegation(what, item, i) for i, item in enumerate(raw_delegations or ())
     )
+    cls = ENVELOPE_TYPES[expected]
+    return cls(**common, **kind_fields, sender_pubkey=sender_pubkey, sender_sig=sender_sig)
+
+
+ENVELOPE_TYPES: Final[Mapping[RequestType, type[Envelope]]] = {
+    "call": CallEnvelope,
+    "query": QueryEnvelope,
+    "read_state": ReadStateEnvelope,
+}

@@ -34,7 +34,7 @@ from emulator.principal import Principal, PrincipalError
 from emulator.protocol.auth import authorized_canisters
 from emulator.protocol.cbor_codec import encode_tagged
 from emulator.protocol.certificate import RootKey, make_certificate
-from emulator.protocol.envelope import REQUEST_ID_LENGTH, Envelope
+from emulator.protocol.envelope import REQUEST_ID_LENGTH, ReadStateEnvelope
 from emulator.protocol.errors import ProtocolError, Reject
 from emulator.protocol.hashtree import HashTree, labeled_tree
 from emulator.protocol.node_key import NodeKey
@@ -147,15 +147,15 @@ def _is_public_path(path: Sequence[bytes]) -> bool:
     return False
 
 
-def authorize_read_state(env: Envelope, effective: Principal, view: StateView, subnet_endpoint: bool) -> None:
+def authorize_read_state(
+    env: ReadStateEnvelope, effective: Principal, view: StateView, subnet_endpoint: bool
+) -> None:
     """Check every requested path against what the caller may read, in request order.
 
     ``effective`` is the principal of the URL: the effective canister id on
     ``/api/v*/canister/<ecid>/read_state``, the subnet id on ``/api/v*/subnet/<sid>/read_state``.
     Call after ``authenticate`` (the replica authorizes paths only for valid requests).
     """
-    if env.paths is None:
-        raise ValueError("authorize_read_state needs a read_state envelope")
     targets = authorized_canisters(env)
     seen_id: bytes | None = None
     for path in env.paths:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from emulator.canisters import load_kind
+from emulator.protocol.envelope import MAX_INGRESS_BYTES
 from emulator.runtime.clock import CanisterClock
 from emulator.runtime.host import CanisterHost
 from emulator.runtime.stable_store import StableStore, StorageFull
@@ -102,7 +103,9 @@ def create_apps(config: EmulatorConfig) -> tuple[web.Application, web.Applicatio
 def create_app(config: EmulatorConfig, replica: Replica | None = None) -> web.Application:
     app = web.Application(
         middlewares=[ic_routes.cors, ic_routes.protocol_errors, refuse_encoded_bodies],
-        client_max_size=4 * 1024 * 1024,
+        # aiohttp's own cap for `request.read()`; the IC routes read through `read_body`, which
+        # enforces the ingress limit itself, so this only keeps any other reader to the same figure.
+        client_max_size=MAX_INGRESS_BYTES,
     )
     app[REPLICA] = replica or build_replica(config)
     app[CONNECTION_LIMITS] = config.connection_limits

@@ -11,15 +11,17 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from emulator.protocol.envelope import MAX_INGRESS_BYTES
 from emulator.protocol.errors import ProtocolError
 from emulator.server.app_keys import REPLICA
 from emulator.server.connections import closes_connection, read_body
-from emulator.server.replica import MAX_INGRESS_BYTES, HttpReply
+from emulator.server.replica import HttpReply
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def _body(request: web.Request) -> bytes:
+    """Every IC route reads its body here: the one place the 2 MiB ingress limit is checked."""
     return await read_body(request, MAX_INGRESS_BYTES)
 
 
@@ -71,7 +73,8 @@ async def protocol_errors(request: web.Request, handler: Handler) -> web.StreamR
     """Envelope problems become 4xx answers with the replica's text.
 
     A refusal sent before the body was read (408, 413, 415) also closes the connection, so the rest of
-    a hostile body is never drained. Any other exception is left to aiohttp (a logged 500).
+    a hostile body is never drained. Other exceptions are not handled here: aiohttp logs them and
+    answers 500 (none is expected: a full disk is an IC reject, see `Replica`).
     """
     try:
         return await handler(request)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from emulator.canisters.management import (
     MANAGEMENT_CANISTER_ID,
@@ -29,7 +29,14 @@ from emulator.principal import Principal, PrincipalError
 from emulator.protocol.auth import authenticate, check_delegation_targets, check_ingress_expiry
 from emulator.protocol.cbor_codec import encode_response
 from emulator.protocol.certificate import RootKey
-from emulator.protocol.envelope import Envelope, parse_envelope
+from emulator.protocol.envelope import (
+    CallEnvelope,
+    CanisterEnvelope,
+    Envelope,
+    QueryEnvelope,
+    ReadStateEnvelope,
+    parse_envelope,
+)
 from emulator.protocol.errors import ProtocolError, Reject, RejectCode, canister_not_found, storage_full
 from emulator.protocol.node_key import NodeKey, sign_query_response
 from emulator.protocol.state_tree import (
@@ -46,8 +53,6 @@ from emulator.server.faults import FaultInjector, FaultRule
 
 log = logging.getLogger("emulator.calls")
 
-# The IC's ingress message limit (2 MiB); bodies above it are refused before parsing.
-MAX_INGRESS_BYTES = 2 * 1024 * 1024
 # What the HTTP gateway in front of a local replica (PocketIC, `dfx start`, `icp network start`) answers
 # for a canister id no subnet hosts; agents show it as "canister not found" instead of a certificate error.
 UNROUTABLE_CANISTER = "error: canister_not_found\ndetails: The specified canister does not exist."
@@ -174,29 +179,28 @@ class Replica:
         except PrincipalError as exc:
             raise ProtocolError(400, f"Invalid effective canister id in URL: {text}") from exc
 
-    def _validate(
-        self, body: bytes, ecid_text: str, kind: Literal["call", "query", "read_state"]
-    ) -> tuple[Envelope, Principal]:
-        if len(body) > MAX_INGRESS_BYTES:
-            raise ProtocolError(
-                413,
-                f"Request body is too large: {len(body)} bytes exceed the {MAX_INGRESS_BYTES} byte limit.",
-            )
+    def _target(self, ecid_text: str) -> Principal:
+        """The URL's effective canister id, refused with the gateway's answer if no range holds it."""
         ecid = self._principal_in_url(ecid_text)
         self._check_routable(ecid)
-        env = parse_envelope(body, kind)
-        # Calls to aaaaa-aa are routed by the canister in their argument, checked in _management().
-        if kind != "read_state" and env.canister_id != ecid and env.canister_id != MANAGEMENT_CANISTER_ID:
+        return ecid
+
+    @staticmethod
+    def _authenticate(env: Envelope) -> None:
+        now = time.time_ns()
+        check_ingress_expiry(env, now)
+        authenticate(env, now)
+
+    def _validate_message(self, env: CanisterEnvelope, ecid: Principal) -> None:
+        """A call or query names the URL's canister (or aaaaa-aa, routed by its argument in
+        `_management`), is in time, signed, and delegated to that canister."""
+        if env.canister_id != ecid and env.canister_id != MANAGEMENT_CANISTER_ID:
             raise ProtocolError(
                 400,
                 f"Specified CanisterId {env.canister_id} does not match effective canister id in URL {ecid}",
             )
-        now = time.time_ns()
-        check_ingress_expiry(env, now)
-        authenticate(env, now)
-        if env.canister_id is not None:
-            check_delegation_targets(env, env.canister_id)
-        return env, ecid
+        self._authenticate(env)
+        check_delegation_targets(env, env.canister_id)
 
     def _check_routable(self, ecid: Principal) -> None:
         """A canister id outside every range this replica serves never reaches a replica on the IC."""
@@ -208,9 +212,10 @@ class Replica:
         ):
             raise ProtocolError(400, UNROUTABLE_CANISTER)
 
-    async def _management(self, env: Envelope, ecid: Principal, *, query: bool) -> ManagementMessage | Reject:
+    async def _management(
+        self, env: CanisterEnvelope, ecid: Principal, *, query: bool
+    ) -> ManagementMessage | Reject:
         """Decode a call to aaaaa-aa (off the event loop) and check its canister is the URL's one."""
-        assert env.method_name is not None and env.arg is not None
         method, arg = env.method_name, env.arg
         message = await self.decoding.run(env.sender, lambda: decode_message(method, arg, query=query))
         if isinstance(message, Reject):
@@ -221,13 +226,13 @@ class Replica:
             raise ProtocolError(400, str(exc)) from exc
         return message
 
-    def _record(self, endpoint: str, env: Envelope, outcome: str, started: float) -> None:
+    def _record(self, endpoint: str, env: CanisterEnvelope, outcome: str, started: float) -> None:
         if self._on_call is not None:
             self._on_call(
                 CallRecord(
                     endpoint=endpoint,
-                    canister_id="None" if env.canister_id is None else _principal_text(env.canister_id),
-                    method=env.method_name or "",
+                    canister_id=_principal_text(env.canister_id),
+                    method=env.method_name,
                     caller=_principal_text(env.sender),
                     outcome=outcome,
                     duration_s=time.perf_counter() - started,
@@ -244,9 +249,9 @@ class Replica:
 
     # -- faults ------------------------------------------------------------------------------------
 
-    async def _fault(self, endpoint: str, env: Envelope) -> FaultRule | None:
+    async def _fault(self, endpoint: str, env: CanisterEnvelope) -> FaultRule | None:
         """The fault rule firing for this message, after applying its latency (latency rules proceed)."""
-        rule = self.faults.pick(endpoint, env.method_name or "")
+        rule = self.faults.pick(endpoint, env.method_name)
         if rule is not None and rule.latency_ms:
             await asyncio.sleep(rule.latency_ms / 1000)
         return None if rule is None or rule.action == "latency" else rule
@@ -263,8 +268,9 @@ class Replica:
 
     async def query(self, body: bytes, ecid_text: str) -> HttpReply:
         started = time.perf_counter()
-        env, ecid = self._validate(body, ecid_text, "query")
-        assert env.method_name is not None and env.arg is not None
+        ecid = self._target(ecid_text)
+        env: QueryEnvelope = parse_envelope(body, "query")
+        self._validate_message(env, ecid)
         host = self.hosts.get(ecid)
         response: dict[str, Any]
         fault = await self._fault("query", env)
@@ -301,11 +307,10 @@ class Replica:
 
     # -- call --------------------------------------------------------------------------------------
 
-    async def _execute_call(self, env: Envelope, ecid: Principal) -> RequestStatus | Reject:
+    async def _execute_call(self, env: CallEnvelope, ecid: Principal) -> RequestStatus | Reject:
         host = self.hosts.get(ecid)
         if host is None:
             return canister_not_found(ecid)
-        assert env.method_name is not None and env.arg is not None
         if env.canister_id == MANAGEMENT_CANISTER_ID:
             return await self._execute_management_call(env, ecid, host)
         method, arg = env.method_name, env.arg
@@ -332,7 +337,7 @@ class Replica:
             return storage_full(ecid, str(exc))
 
     async def _execute_management_call(
-        self, env: Envelope, ecid: Principal, host: CanisterHost
+        self, env: CallEnvelope, ecid: Principal, host: CanisterHost
     ) -> RequestStatus | Reject:
         message = await self._management(env, ecid, query=False)
         if isinstance(message, Reject):
@@ -351,7 +356,9 @@ class Replica:
     async def call(self, body: bytes, ecid_text: str, *, synchronous: bool) -> HttpReply:
         """v2 (`synchronous=False`): 202, then polling; v3/v4: 200 with the terminal status certified."""
         started = time.perf_counter()
-        env, ecid = self._validate(body, ecid_text, "call")
+        ecid = self._target(ecid_text)
+        env: CallEnvelope = parse_envelope(body, "call")
+        self._validate_message(env, ecid)
         fault = await self._fault("call", env)
         if fault is not None and fault.action == "http_status":
             return self._fault_status(fault)
@@ -378,9 +385,10 @@ class Replica:
     # -- read_state --------------------------------------------------------------------------------
 
     async def read_state(self, body: bytes, ecid_text: str) -> HttpReply:
-        env, ecid = self._validate(body, ecid_text, "read_state")
+        ecid = self._target(ecid_text)
+        env: ReadStateEnvelope = parse_envelope(body, "read_state")
+        self._authenticate(env)
         host = self.hosts.get(ecid)
-        assert env.paths is not None
         paths = env.paths
 
         def build() -> bytes:
@@ -396,10 +404,7 @@ class Replica:
         if sid != self.root_key.subnet_id:
             raise ProtocolError(404, f"Subnet {sid} not found.")
         env = parse_envelope(body, "read_state")
-        now = time.time_ns()
-        check_ingress_expiry(env, now)
-        authenticate(env, now)
+        self._authenticate(env)
         view = StateView(self, None)
-        assert env.paths is not None
         authorize_read_state(env, sid, view, subnet_endpoint=True)
         return HttpReply(200, encode_response({"certificate": certificate_for_paths(env.paths, view)}))

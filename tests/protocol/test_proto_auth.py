@@ -111,7 +111,7 @@ def test_expiry_outside_window(expiry: int, provided_text: str) -> None:
     ],
 )
 def test_anonymous_query_and_read_state_are_exempt(kind: str, body: bytes) -> None:
-    env = parse_envelope(body, kind)  # type: ignore[arg-type]
+    env = parse_envelope(body, kind)  # type: ignore[call-overload]
     check_ingress_expiry(env, NOW)
 
 
@@ -129,7 +129,7 @@ def test_signed_query_and_read_state_are_checked(kind: str) -> None:
         if kind == "query"
         else read_state_content(V2_IDENTITY.principal, [[b"time"]], ingress_expiry=1)
     )
-    env = parse_envelope(signed_envelope(content, V2_IDENTITY), kind)  # type: ignore[arg-type]
+    env = parse_envelope(signed_envelope(content, V2_IDENTITY), kind)  # type: ignore[call-overload]
     with pytest.raises(ProtocolError):
         check_ingress_expiry(env, NOW)
 
@@ -153,7 +153,7 @@ def test_valid_signatures_authenticate(name: str, identity: Identity, kind: str)
         "query": query_content(sender),
         "read_state": read_state_content(sender, [[b"time"]]),
     }[kind]
-    env = parse_envelope(signed_envelope(content, identity), kind)  # type: ignore[arg-type]
+    env = parse_envelope(signed_envelope(content, identity), kind)  # type: ignore[call-overload]
     authenticate(env, NOW)
     assert env.sender_sig is not None and env.sender_pubkey is not None
     assert verify_signature(env.sender_pubkey, b"\x0aic-request" + env.request_id, env.sender_sig)
@@ -376,7 +376,7 @@ def delegated(chain: list[Link], *, kind: str = "call", content: dict[str, objec
             if kind == "call"
             else read_state_content(ROOT.principal, [[b"time"]])
         )
-    return parse_envelope(signed_envelope(content, ROOT, chain), kind)  # type: ignore[arg-type]
+    return parse_envelope(signed_envelope(content, ROOT, chain), kind)  # type: ignore[call-overload,no-any-return]
 
 
 def test_two_delegation_chain_with_targets() -> None:

@@ -14,7 +14,8 @@ from emulator.protocol.envelope import (
     MAX_NONCE_BYTES,
     MAX_PATH_LABELS,
     MAX_READ_STATE_PATHS,
-    Envelope,
+    CallEnvelope,
+    ReadStateEnvelope,
     RequestType,
     parse_envelope,
 )
@@ -441,28 +442,29 @@ def test_delegation_target_limit() -> None:
 
 
 def test_envelope_invariants_hold_for_direct_construction() -> None:
-    """The dataclass refuses inconsistent values even when built without parse_envelope."""
+    """Each request kind refuses inconsistent values even when built without parse_envelope."""
     content = call_content(ANON)
-    fields: dict[str, Any] = {
-        "request_type": "call",
+    common: dict[str, Any] = {
         "content": content,
         "sender": ANON,
         "ingress_expiry": content["ingress_expiry"],
-        "canister_id": RRKAH,
-        "method_name": "inc",
-        "arg": b"DIDL\x00\x00",
         "nonce": None,
-        "paths": None,
         "sender_pubkey": None,
         "sender_sig": None,
         "delegations": (),
     }
-    built = Envelope(**fields)
+    fields: dict[str, Any] = {**common, "canister_id": RRKAH, "method_name": "inc", "arg": b"DIDL\x00\x00"}
+    built = CallEnvelope(**fields)
     assert built.is_anonymous
+    assert built.request_type == "call"
     assert built.request_id == request_id(fields["content"])
     with pytest.raises(ValueError, match="needs canister_id"):
-        Envelope(**{**fields, "arg": None})
-    with pytest.raises(ValueError, match="read_state envelope"):
-        Envelope(**{**fields, "request_type": "read_state"})
+        CallEnvelope(**{**fields, "arg": None})
+    with pytest.raises(TypeError, match="paths"):  # a call has no paths, a read_state only paths
+        CallEnvelope(**{**fields, "paths": ()})
+    with pytest.raises(TypeError, match="canister_id"):
+        ReadStateEnvelope(**{**fields, "paths": ()})
+    with pytest.raises(ValueError, match="read_state envelope needs paths"):
+        ReadStateEnvelope(**common, paths=None)  # type: ignore[arg-type]
     with pytest.raises(ProtocolError, match="Missing signature"):
-        Envelope(**{**fields, "sender": USER})
+        CallEnvelope(**{**fields, "sender": USER})

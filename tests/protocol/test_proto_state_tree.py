@@ -12,7 +12,7 @@ import pytest
 
 from emulator.principal import Principal
 from emulator.protocol.certificate import BLS_DST, STATE_ROOT_DOMAIN, RootKey
-from emulator.protocol.envelope import Envelope, parse_envelope
+from emulator.protocol.envelope import ReadStateEnvelope, parse_envelope
 from emulator.protocol.errors import ProtocolError, Reject, RejectCode, canister_trapped
 from emulator.protocol.hashtree import Fork, HashTree, Labeled, digest, from_cbor_value, lookup
 from emulator.protocol.node_key import NodeKey
@@ -95,13 +95,13 @@ def read_state(
     paths: Sequence[Sequence[bytes]],
     identity: Ed25519Identity | None = V2_IDENTITY,
     chain: Sequence[Link] = (),
-) -> Envelope:
+) -> ReadStateEnvelope:
     sender = identity.principal if identity is not None else ANON
     return parse_envelope(signed_envelope(read_state_content(sender, paths), identity, chain), "read_state")
 
 
 def expect(
-    env: Envelope, status: int, message: str, *, effective: Principal = RRKAH, subnet: bool = False
+    env: ReadStateEnvelope, status: int, message: str, *, effective: Principal = RRKAH, subnet: bool = False
 ) -> None:
     with pytest.raises(ProtocolError) as info:
         authorize_read_state(env, effective, make_view(), subnet)

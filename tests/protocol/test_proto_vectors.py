@@ -113,7 +113,8 @@ def test_v3_signed_query_envelope_parses() -> None:
     assert env.method_name == "greet"
     assert env.arg == bytes.fromhex(vec["arg_hex"])
     assert env.ingress_expiry == 1700000100000000000
-    assert env.nonce is None and env.paths is None and env.delegations == ()
+    assert env.nonce is None and env.delegations == ()
+    assert not hasattr(env, "paths")  # a query envelope has no paths at all
     assert env.sender_pubkey == V2_IDENTITY.der
     assert env.sender_sig is not None and env.sender_sig.hex() == vec["sender_sig_hex"]
     assert not env.is_anonymous
