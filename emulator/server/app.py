@@ -73,7 +73,10 @@ def build_replica(config: EmulatorConfig, metrics: EmulatorMetrics | None = None
         if config.log_calls:
             log_call(record)
 
-    return Replica(root_key, node_key, hosts, [CANISTER_RANGE], on_call=on_call)
+    replica = Replica(root_key, node_key, hosts, [CANISTER_RANGE], on_call=on_call)
+    if metrics is not None:
+        metrics.watch_decoding(replica.decoding)
+    return replica
 
 
 async def _timer_loop(replica: Replica, period: float) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from emulator.server.decoding import DecodeScheduler
 from emulator.server.replica import CallRecord
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -39,6 +40,17 @@ class EmulatorMetrics:
         )
         # Set by the inspector page only while it streams; None costs observe() one check.
         self.listener: Callable[[CallRecord], None] | None = None
+
+    def watch_decoding(self, decoding: DecodeScheduler) -> None:
+        """Argument decodes waiting in their caller's line and running in the pool, read at scrape time."""
+        decodes = Gauge(
+            "storeforever_candid_decodes",
+            "Candid argument decodes by state (waiting for the caller's turn, running)",
+            ["state"],
+            registry=self.registry,
+        )
+        decodes.labels("waiting").set_function(lambda: decoding.waiting)
+        decodes.labels("running").set_function(lambda: decoding.running)
 
     def observe(self, record: CallRecord) -> None:
         self.calls.labels(record.endpoint, record.method, record.outcome).inc()
