@@ -590,8 +590,9 @@ def python_floor() -> float:
 def queueing(attackers: int = 4, probes: int = 15) -> None:
     """Probe-query latency while `attackers` clients loop on the costliest refused argument.
 
-    Each decode is bounded, but all decodes of one canister run on its one worker thread: this measures
-    the queue, against a real emulator over HTTP (about a minute).
+    Each decode is bounded; they run on the replica's decode pool, one at a time per caller, not on
+    the canister's worker thread. This measures what an ordinary query still waits for (its share of
+    the GIL), against a real emulator over HTTP (about a minute).
     """
     costliest = next(c for c in all_cases() if c.name.startswith("vec vec null (empty"))
 
