@@ -25,6 +25,7 @@ from typing import IO, Any
 from clients.artifact import (
     ArtifactClient,
     ArtifactError,
+    ClientOptions,
     ManifestError,
     ProgressEvent,
     RetryEvent,
@@ -161,7 +162,7 @@ def _client(args: argparse.Namespace, out: Output) -> ArtifactClient:
         )
 
     connection = Connection(args.url, _identity(args), timeout=args.timeout)
-    return ArtifactClient(connection, args.canister_id, retry_policy=policy, on_retry=on_retry)
+    return ArtifactClient(connection, args.canister_id, ClientOptions(retry_policy=policy, on_retry=on_retry))
 
 
 def _exit_code_for(exc: ArtifactError) -> int:

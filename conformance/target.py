@@ -403,10 +403,18 @@ class Target:
 
     # -- what tests use ----------------------------------------------------------------------------
 
-    def client(self, label: str, identity: Any, recorder: Recorder | None = None) -> SuiteClient:
-        """A client for one principal (`identity=None` is the anonymous caller)."""
+    def client(
+        self,
+        label: str,
+        identity: Any,
+        recorder: Recorder | None = None,
+        *,
+        connection: Connection | None = None,
+    ) -> SuiteClient:
+        """A client for one principal (`identity=None` is the anonymous caller); `connection`
+        replaces the run's own (a test that needs a differently configured agent)."""
         return SuiteClient(
-            self.connection.with_identity(identity),
+            connection if connection is not None else self.connection.with_identity(identity),
             self.canister_id,
             label=label,
             target_methods=self.methods,

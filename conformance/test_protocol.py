@@ -135,8 +135,7 @@ def test_replies_are_certified_by_the_root_key(target: Target, alice: SuiteClien
     assert alice.get_api_version()
     impostor = Connection(target.url, generate_ed25519(), root_key=_other_root_key())
     try:
-        wrong = target.client("wrong-root-key", impostor.identity)
-        wrong.connection = impostor
+        wrong = target.client("wrong-root-key", impostor.identity, connection=impostor)
         with pytest.raises(IntegrityError):
             wrong.register_capsule()
         with pytest.raises(IntegrityError):

@@ -1,8 +1,9 @@
 """The artifact client as Locust sees it: every canister call becomes one ``events.request``.
 
-Why instrument ``ArtifactClient._invoke`` (a subclass) rather than wrap each public method: it is the
-one place every method of the typed client passes through, including the calls that the client's
-own ``upload()`` makes from its chunk threads. A wrapper around the public methods would miss those,
+Why an observer on the client's pipeline (``LocustObserver``) rather than a wrapper around each
+public method: the pipeline is the one place every method of the typed client passes through,
+including the calls that the client's own ``upload()`` makes from its chunk threads (its clones made
+with ``with_options`` keep the same observers). A wrapper around the public methods would miss those,
 and the per-method tables (``put_chunk``, ``commit_asset``...) would then be empty for exactly the
 traffic that matters.
 
@@ -14,30 +15,29 @@ What one event says:
   provokes the limit on purpose does not show up as failures, yet its refusals stay visible;
 * ``response_time``: the whole typed call in ms (encode, sign, HTTP, certificate or query-signature
   verification, decode), i.e. what an application waits for;
-* ``response_length``: the reply's Candid bytes (``MeteredConnection`` counts them);
+* ``response_length``: the reply's Candid bytes (the pipeline's report counts them per call, so
+  concurrent chunk uploads never add to each other's events);
 * ``exception``: the ``ArtifactError`` (or transport error) for an unexpected failure.
 
-Retries and the circuit breaker are off by default (profile ``client.retries``): with them on, a
-transient failure would be retried inside the call and a 0-failure gate could never see it, and the
-prober's expected rate-limit refusals (retryable by the client's rules) would trip the breaker.
+Retries are off by default (profile ``client.retries``) and there is no circuit breaker: with retries
+on, a transient failure would be retried inside the call and a 0-failure gate could never see it, and
+the prober's expected rate-limit refusals (retryable by the client's rules) would trip a breaker.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import json
 import os
 import threading
-import time
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from clients.artifact.breaker import CircuitBreaker
 from clients.artifact.client import ArtifactClient
 from clients.artifact.errors import RateLimitedError
+from clients.artifact.pipeline import Call, CallReport, CanisterConnection, ClientOptions
 from clients.artifact.retry import RetryPolicy
-from clients.ic import Connection
+from clients.ic.identity import principal_of
 
 from .events import fire_request
 
@@ -45,47 +45,17 @@ if TYPE_CHECKING:  # importing Locust monkey-patches the process with gevent; ty
     from locust.event import EventHook
 
 __all__ = [
+    "ACK_LEDGER",
     "REPORTED",
-    "LocustArtifactClient",
-    "MeteredConnection",
+    "LocustObserver",
     "expected_outcome",
+    "locust_client",
     "mark_reported",
     "was_reported",
 ]
 
-T = TypeVar("T")
-
 REPORTED = "_loadtests_reported"
 """Attribute set on an exception already reported as a failure event (so the task is not logged twice)."""
-
-_reply_bytes: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "loadtests_reply_bytes", default=None
-)
-
-
-class MeteredConnection(Connection):
-    """A ``Connection`` that adds each reply's size to the counter of the call in progress.
-
-    The counter lives in a context variable, which greenlets and threads each have their own copy
-    of, so the concurrent chunk uploads of one user never add to each other's events. ``with_identity``
-    copies the object, so every per-user clone keeps counting.
-    """
-
-    def query_raw(self, canister_id: str, method: str, arg: bytes) -> bytes:
-        reply = super().query_raw(canister_id, method, arg)
-        _add_reply_bytes(len(reply))
-        return reply
-
-    def update_raw(self, canister_id: str, method: str, arg: bytes) -> bytes:
-        reply = super().update_raw(canister_id, method, arg)
-        _add_reply_bytes(len(reply))
-        return reply
-
-
-def _add_reply_bytes(n: int) -> None:
-    counter = _reply_bytes.get()
-    if counter is not None:
-        counter[0] += n
 
 
 def expected_outcome(method: str, exc: BaseException, expected_rate_limits: Iterable[str]) -> str | None:
@@ -141,8 +111,8 @@ class AckLedger:
 ACK_LEDGER = AckLedger(os.environ.get(ACK_LEDGER_ENV) or None)
 
 
-class LocustArtifactClient(ArtifactClient):
-    """An ``ArtifactClient`` that fires ``request_event`` once per canister call.
+class LocustObserver:
+    """Fires one request event per call, and appends acknowledged commits to the ``ACK_LEDGER``.
 
     ``expected_rate_limits`` names the methods whose rate-limit refusals are expected outcomes for
     this user (the prober's ``begin_asset_upload``). Everything else about the client is unchanged:
@@ -150,61 +120,51 @@ class LocustArtifactClient(ArtifactClient):
     """
 
     def __init__(
-        self,
-        connection: Any,
-        canister_id: str,
-        request_event: EventHook,
-        *,
-        retries: int = 0,
-        expected_rate_limits: Iterable[str] = (),
-        did_text: str | None = None,
+        self, request_event: EventHook, principal: str, expected_rate_limits: Iterable[str] = ()
     ) -> None:
-        super().__init__(
-            connection,
-            canister_id,
-            retry_policy=RetryPolicy(retries=retries) if retries else RetryPolicy.none(),
-            # A breaker that never opens: see the module docstring.
-            breaker=CircuitBreaker(failure_threshold=2**31, window_seconds=1.0),
-            did_text=did_text,
-        )
         self.request_event = request_event
+        self.principal = principal  # derived once; every event carries it
         self.expected_rate_limits = frozenset(expected_rate_limits)
-        self.principal_text = self.principal  # derived once; every event carries it
 
-    def request_type(self, method: str) -> str:
-        return "query" if self.service[method].is_query else "update"
+    def before_call(self, call: Call) -> None:
+        """Nothing to do before: the report carries the elapsed time."""
 
-    def _invoke(self, method: str, args: Sequence[Any], check: Callable[[Any], T]) -> T:
-        counter = [0]
-        token = _reply_bytes.set(counter)
-        started = time.perf_counter()
-        try:
-            result = super()._invoke(method, args, check)
-        except Exception as exc:
-            elapsed = (time.perf_counter() - started) * 1000.0
-            label = expected_outcome(method, exc, self.expected_rate_limits)
+    def after_call(self, report: CallReport) -> None:
+        method, error = report.call.method, report.error
+        name, exception = method, error
+        if error is not None:
+            label = expected_outcome(method, error, self.expected_rate_limits)
             if label is not None:
-                self._fire(f"{method}:{label}", method, elapsed, counter[0], None)
+                name, exception = f"{method}:{label}", None
             else:
-                self._fire(method, method, elapsed, counter[0], exc)
-                mark_reported(exc)
-            raise
-        finally:
-            _reply_bytes.reset(token)
-        self._fire(method, method, (time.perf_counter() - started) * 1000.0, counter[0], None)
-        if method == "commit_asset":
-            ACK_LEDGER.record(self.principal_text, result)
-        return result
-
-    def _fire(
-        self, name: str, method: str, elapsed_ms: float, length: int, exc: BaseException | None
-    ) -> None:
+                mark_reported(error)
         fire_request(
             self.request_event,
-            request_type=self.request_type(method),
+            request_type=report.call.kind,
             name=name,
-            response_time=elapsed_ms,
-            response_length=length,
-            exception=exc,
-            context={"principal": self.principal_text},
+            response_time=report.elapsed * 1000.0,
+            response_length=report.reply_bytes,
+            exception=exception,
+            context={"principal": self.principal},
         )
+        if error is None and method == "commit_asset":
+            ACK_LEDGER.record(self.principal, report.result)
+
+
+def locust_client(
+    connection: CanisterConnection,
+    canister_id: str,
+    request_event: EventHook,
+    *,
+    retries: int = 0,
+    expected_rate_limits: Iterable[str] = (),
+    did_text: str | None = None,
+) -> ArtifactClient:
+    """An ``ArtifactClient`` whose calls are Locust request events (see the module docstring)."""
+    observer = LocustObserver(request_event, principal_of(connection.identity), expected_rate_limits)
+    options = ClientOptions(
+        retry_policy=RetryPolicy(retries=retries) if retries else RetryPolicy.none(),
+        breaker=None,
+        observers=(observer,),
+    )
+    return ArtifactClient(connection, canister_id, options, did_text=did_text)

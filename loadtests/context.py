@@ -19,8 +19,8 @@ from locust.exception import LocustError
 from locust.runners import WorkerRunner
 
 from clients.artifact.client import load_artifact_did
+from clients.ic import Connection
 
-from .client import MeteredConnection
 from .profile import Profile, ProfileError, load_profile, parse_profile
 from .slo import InvariantState
 
@@ -43,7 +43,7 @@ class LoadContext:
     environment: Environment
     profile: Profile
     canister_id: str
-    connection: MeteredConnection
+    connection: Connection
     http: httpx.Client
     did_text: str
     invariant: InvariantState
@@ -98,7 +98,7 @@ def context_for(environment: Environment) -> LoadContext:
         timeout=httpx.Timeout(60.0, connect=10.0),
         limits=httpx.Limits(max_connections=512, max_keepalive_connections=256),
     )
-    connection = MeteredConnection(environment.host, http=http)
+    connection = Connection(environment.host, http=http)
     try:
         _ = connection.root_key  # fetched once here, so no user pays (or races) for it
     except Exception as exc:

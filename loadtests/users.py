@@ -7,7 +7,7 @@ users never share.
 
 Outcome conventions (also in docs/loadtests.md):
 
-* canister calls: one event each, fired by ``LocustArtifactClient`` (``query``/``update``);
+* canister calls: one event each, fired by the client's ``LocustObserver`` (``query``/``update``);
 * ``gallery:store_<N>`` (type ``gallery``): one whole gallery through the client's orchestrator
   (``clients.artifact.orchestrator.store_gallery``: a presence pass in pages of 100, then per memory
   metadata, asset and presence, then ``store_gallery_forever``) plus a final presence check of every
@@ -49,7 +49,7 @@ from clients.artifact.types import (
 from clients.artifact.uploader import upload
 from clients.ic import generate_ed25519
 
-from .client import LocustArtifactClient, mark_reported, was_reported
+from .client import locust_client, mark_reported, was_reported
 from .context import LoadContext, context_for
 from .edges import edge_target_for
 from .events import fire_request
@@ -120,7 +120,7 @@ class ArtifactUser(User):
         self.ctx: LoadContext = context_for(environment)  # raises LocustError naming what is missing
         profile = self.ctx.profile
         self.identity = generate_ed25519()
-        self.client = LocustArtifactClient(
+        self.client = locust_client(
             self.ctx.connection.with_identity(self.identity),
             self.ctx.canister_id,
             environment.events.request,
@@ -128,7 +128,7 @@ class ArtifactUser(User):
             expected_rate_limits=self.expected_rate_limits,
             did_text=self.ctx.did_text,
         )
-        self.principal = self.client.principal_text
+        self.principal = self.client.principal
         self.rng = random.Random(f"{profile.seed}:{type(self).__name__}:{next(_user_numbers)}")
 
     @property

@@ -2,7 +2,8 @@
 
 Layers, each usable alone: ``types`` (the contract's records as dataclasses), ``errors`` (one
 exception tree and ``is_retryable_error``), ``retry`` (policy, budget, ``run_with_retry``),
-``breaker`` (circuit breaker), ``client`` (``ArtifactClient``: one typed method per canister method),
+``breaker`` (circuit breaker), ``pipeline`` (the call path: ``ClientOptions``, the layers, the
+``CallObserver`` hook), ``client`` (``ArtifactClient``: one typed method per canister method),
 ``uploader`` (chunked, resumable, verified ``upload``), ``manifest`` and ``orchestrator``
 (``store_gallery``: a whole gallery, memory by memory, with storage-edge output). The command line
 lives in ``clients.cli``.
@@ -36,6 +37,7 @@ from .errors import (
 )
 from .manifest import Manifest, ManifestError, MemorySpec, load_manifest, parse_manifest
 from .orchestrator import GalleryOutcome, MemoryOutcome, StorageEdge, store_gallery
+from .pipeline import Call, CallObserver, CallReport, CanisterConnection, ClientOptions
 from .retry import RetryBudget, RetryEvent, RetryPolicy, run_with_retry
 from .types import MemoryType, SimpleMemoryMetadata
 from .uploader import ProgressEvent, RateMeter, UploadResult, upload
@@ -46,8 +48,13 @@ __all__ = [
     "ArtifactClient",
     "ArtifactError",
     "BreakerState",
+    "Call",
+    "CallObserver",
+    "CallReport",
+    "CanisterConnection",
     "CircuitBreaker",
     "CircuitOpenError",
+    "ClientOptions",
     "GalleryOutcome",
     "IntegrityError",
     "InvalidHashError",

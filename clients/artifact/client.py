@@ -20,27 +20,20 @@ artifact.did`` next to this package, or ``did_text=``); no emulator code is impo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import random
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from clients.cli_args import DEFAULT_CANISTER_ID
-from clients.ic.candid import DidService, decode_reply, encode_args
+from clients.ic.candid import DidService
 from clients.ic.identity import principal_of
 
-from .breaker import CircuitBreaker
-from .errors import (
-    TargetError,
-    error_from_code,
-    error_from_exception,
-    error_from_message,
-)
-from .retry import RetryBudget, RetryEvent, RetryPolicy, run_with_retry
+from .errors import error_from_code, error_from_message
+from .pipeline import Call, CanisterConnection, Check, ClientOptions, Exchange, compose
 from .types import (
     CandidRecord,
     CapsuleInfo,
@@ -72,9 +65,16 @@ __all__ = [
     "DID_PATH",
     "ArtifactClient",
     "TargetLimits",
+    "as_is",
     "canonical_metadata_json",
+    "each",
+    "icp_payload",
+    "icp_record",
     "load_artifact_did",
     "metadata_idempotency_key",
+    "optional",
+    "parse_did",
+    "plain_record",
 ]
 
 DID_PATH = Path(__file__).resolve().parents[2] / "emulator" / "canisters" / "artifact" / "artifact.did"
@@ -82,10 +82,6 @@ DID_PATH = Path(__file__).resolve().parents[2] / "emulator" / "canisters" / "art
 
 R = TypeVar("R", bound=CandidRecord)
 T = TypeVar("T")
-
-# delete_gallery's repeat answers "Gallery not found": retrying it after a lost reply would turn a
-# success into an error, so it is the one write never retried (see retry.py for the others).
-NON_IDEMPOTENT = frozenset({"delete_gallery"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +109,13 @@ def load_artifact_did(path: str | Path | None = None) -> str:
         ) from exc
 
 
+@functools.lru_cache(maxsize=8)
+def parse_did(did_text: str) -> DidService:
+    """The parsed interface, shared by every client of the same text (a parse costs milliseconds,
+    and ``with_options`` and Locust build many clients from one text)."""
+    return DidService.from_text(did_text)
+
+
 def canonical_metadata_json(memory_type: MemoryType, metadata: SimpleMemoryMetadata) -> bytes:
     """The bytes whose SHA-256 names a metadata version (sorted keys, no spaces, UTF-8).
 
@@ -129,191 +132,175 @@ def metadata_idempotency_key(memory_id: str, memory_type: MemoryType, metadata: 
     return f"{memory_id}:metadata:{digest}"
 
 
-class ArtifactClient:
-    """Typed access to one artifact canister through a ``clients.ic.Connection``.
+# ---------------------------------------------------------------------- checks
+# A check turns (method, decoded reply) into what a typed method returns, or raises the contract's
+# error (module docstring). ``ArtifactClient.invoke`` runs it inside the retries, outside the breaker.
 
-    ``retry_policy``, ``budget`` and ``breaker`` default to fresh ones per client: the budget and
-    the breaker describe one target as seen by one client, so they are shared by all its threads.
-    ``sleep`` and ``rng`` are injectable for tests; ``on_retry`` sees every retry (the CLI logs them).
-    ``with_options`` makes a copy that shares connection, breaker and budget but has, for example,
-    an interruptible ``sleep`` for one upload, or ``use_breaker=False`` for a clean-up call that
-    must be tried once even while the breaker is open (the uploader's ``cancel_upload``).
+
+def as_is(method: str, reply: Any) -> Any:
+    """For the methods whose reply has no failure shape (``whoami``, ``register``…)."""
+    return reply
+
+
+def icp_payload(method: str, reply: Any) -> Any:
+    """The ``data`` of an ``ICPResult`` envelope, or the envelope's error raised."""
+    if not reply["success"]:
+        errors = reply["error"]
+        code = ErrorCode.from_candid(errors[0]) if errors else ErrorCode("Internal", "no error code")
+        raise error_from_code(code, method)
+    data = reply["data"]
+    if len(data) != 1:
+        raise ValueError("success without data")
+    payload = data[0]
+    if isinstance(payload, dict) and payload.get("success") is False:
+        inner = payload.get("error") or []
+        if inner:
+            raise error_from_code(ErrorCode.from_candid(inner[0]), method)
+        raise error_from_message(str(payload.get("message", "failure")), method)
+    return payload
+
+
+def icp_record(cls: type[R]) -> Check[R]:
+    """An ``ICPResult`` whose payload is a ``cls`` record."""
+    return lambda method, reply: cls.from_candid(icp_payload(method, reply))
+
+
+def plain_record(cls: type[R]) -> Check[R]:
+    """A plain record that says ``success = false`` with a message when it failed."""
+
+    def check(method: str, reply: Any) -> R:
+        record = cls.from_candid(reply)
+        if not getattr(record, "success", True):
+            raise error_from_message(str(getattr(record, "message", "")), method)
+        return record
+
+    return check
+
+
+def optional(cls: type[R]) -> Check[R | None]:
+    """A lookup's ``opt`` record: None when absent."""
+    return lambda method, reply: cls.from_candid(reply[0]) if reply else None
+
+
+def each(cls: type[R]) -> Check[list[R]]:
+    """A ``vec`` of records."""
+    return lambda method, reply: [cls.from_candid(item) for item in reply]
+
+
+class ArtifactClient:
+    """Typed access to one artifact canister through a connection (``clients.ic.Connection``).
+
+    How calls are made (retries, back-off, breaker, observers) is ``options``, a ``ClientOptions``
+    value; the default is a fresh retry budget and breaker per client, shared by all its threads.
+    ``with_options`` derives a client that shares connection, breaker and budget but differs in
+    what was changed: an interruptible ``sleep`` for one upload, or ``breaker=None`` for a clean-up
+    call that must be tried once even while the breaker is open (the uploader's ``cancel_upload``).
+    The connection, canister and options are fixed at construction because the pipeline is composed
+    from them once.
     """
 
     def __init__(
         self,
-        connection: Any,
+        connection: CanisterConnection,
         canister_id: str = DEFAULT_CANISTER_ID,
+        options: ClientOptions | None = None,
         *,
-        retry_policy: RetryPolicy | None = None,
-        budget: RetryBudget | None = None,
-        breaker: CircuitBreaker | None = None,
         limits: TargetLimits | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
-        on_retry: Callable[[RetryEvent], None] | None = None,
         did_text: str | None = None,
     ) -> None:
-        self.connection = connection
-        self.canister_id = canister_id
-        self.retry_policy = retry_policy or RetryPolicy()
-        self.budget = budget if budget is not None else RetryBudget()
-        self.breaker = breaker if breaker is not None else CircuitBreaker()
+        self._connection = connection
+        self._canister_id = canister_id
+        self._options = options if options is not None else ClientOptions()
         self.limits = limits or TargetLimits()
-        self.sleep = sleep
-        self.rng = rng or random.Random()
-        self.on_retry = on_retry
-        self.use_breaker = True
-        self.service = DidService.from_text(did_text if did_text is not None else load_artifact_did())
+        self._did_text = did_text if did_text is not None else load_artifact_did()
+        self.service = parse_did(self._did_text)
+        self._call = compose(connection, canister_id, self._options)
 
-    def with_options(
-        self,
-        *,
-        retry_policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] | None = None,
-        on_retry: Callable[[RetryEvent], None] | None = None,
-        connection: Any = None,
-        use_breaker: bool | None = None,
-    ) -> ArtifactClient:
-        clone = object.__new__(type(self))  # a subclass (e.g. an instrumented one) stays itself
-        clone.__dict__.update(self.__dict__)
-        if retry_policy is not None:
-            clone.retry_policy = retry_policy
-        if sleep is not None:
-            clone.sleep = sleep
-        if on_retry is not None:
-            clone.on_retry = on_retry
-        if connection is not None:
-            clone.connection = connection
-        if use_breaker is not None:
-            clone.use_breaker = use_breaker
-        return clone
+    @property
+    def connection(self) -> CanisterConnection:
+        return self._connection
+
+    @property
+    def canister_id(self) -> str:
+        return self._canister_id
+
+    @property
+    def options(self) -> ClientOptions:
+        return self._options
+
+    def with_options(self, **changes: Any) -> ArtifactClient:
+        """A client like this one with ``dataclasses.replace(self.options, **changes)``."""
+        options = replace(self._options, **changes)
+        return ArtifactClient(
+            self._connection, self._canister_id, options, limits=self.limits, did_text=self._did_text
+        )
 
     @property
     def principal(self) -> str:
         """The caller's principal (text), as the canister will see it."""
-        return principal_of(self.connection.identity)
+        return principal_of(self._connection.identity)
 
-    # ------------------------------------------------------------------ plumbing
+    def invoke(self, method: str, args: Sequence[Any], check: Check[T]) -> T:
+        """Call ``method`` with Candid-ready ``args`` through the pipeline; ``check`` makes the result.
 
-    def _invoke(self, method: str, args: Sequence[Any], check: Callable[[Any], T]) -> T:
-        m = self.service[method]
-        arg = encode_args(m.arg_types, args)
-        send = self.connection.query_raw if m.is_query else self.connection.update_raw
-
-        def transport() -> Any:
-            try:
-                return decode_reply(send(self.canister_id, method, arg), m.ret_types)
-            except ValueError as exc:
-                raise TargetError(f"undecodable reply: {exc}", method=method, kind="protocol") from exc
-            except Exception as exc:
-                wrapped = error_from_exception(exc, method)
-                if wrapped is None or wrapped is exc:
-                    raise
-                raise wrapped from exc
-
-        def attempt() -> T:
-            raw = self.breaker.call(transport, method) if self.use_breaker else transport()
-            try:
-                return check(raw)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise TargetError(
-                    f"reply does not match the contract: {exc}", method=method, kind="protocol"
-                ) from exc
-
-        return run_with_retry(
-            attempt,
-            self.retry_policy,
-            idempotent=method not in NON_IDEMPOTENT,
-            sleep=self.sleep,
-            rng=self.rng,
-            budget=self.budget,
-            on_retry=self.on_retry,
-            operation=method,
-        )
-
-    @staticmethod
-    def _payload(method: str, value: Any) -> Any:
-        """The ``data`` of an ``ICPResult`` envelope, or the envelope's error raised."""
-        if not value["success"]:
-            errors = value["error"]
-            code = ErrorCode.from_candid(errors[0]) if errors else ErrorCode("Internal", "no error code")
-            raise error_from_code(code, method)
-        data = value["data"]
-        if len(data) != 1:
-            raise ValueError("success without data")
-        payload = data[0]
-        if isinstance(payload, dict) and payload.get("success") is False:
-            inner = payload.get("error") or []
-            if inner:
-                raise error_from_code(ErrorCode.from_candid(inner[0]), method)
-            raise error_from_message(str(payload.get("message", "failure")), method)
-        return payload
-
-    def _icp(self, method: str, args: Sequence[Any], cls: type[R]) -> R:
-        return self._invoke(method, args, lambda v: cls.from_candid(self._payload(method, v)))
-
-    def _plain(self, method: str, args: Sequence[Any], cls: type[R]) -> R:
-        def check(value: Any) -> R:
-            record = cls.from_candid(value)
-            if not getattr(record, "success", True):
-                raise error_from_message(str(getattr(record, "message", "")), method)
-            return record
-
-        return self._invoke(method, args, check)
+        Every typed method below is one line around this; it is public so that callers with needs
+        the typed methods do not cover (the conformance suite sending arguments as given) still go
+        through the same layers and error rules.
+        """
+        signature = self.service[method]
+        call = Call(method, tuple(args), "query" if signature.is_query else "update")
+        return cast(T, self._call(Exchange(call, signature, check)))
 
     # ------------------------------------------------------------------ identity and capsules
 
     def whoami(self) -> str:
-        return str(self._invoke("whoami", (), lambda v: v))
+        return str(self.invoke("whoami", (), as_is))
 
     def get_api_version(self) -> str:
-        return str(self._invoke("get_api_version", (), lambda v: v))
+        return str(self.invoke("get_api_version", (), as_is))
 
     def candid_interface(self) -> str:
         """``__get_candid_interface_tmp_hack``: the ``.did`` the canister says it serves."""
-        return str(self._invoke("__get_candid_interface_tmp_hack", (), lambda v: v))
+        return str(self.invoke("__get_candid_interface_tmp_hack", (), as_is))
 
     def register(self) -> bool:
-        return bool(self._invoke("register", (), lambda v: v))
+        return bool(self.invoke("register", (), as_is))
 
     def register_capsule(self) -> CapsuleRegistrationResult:
-        return self._plain("register_capsule", (), CapsuleRegistrationResult)
+        return self.invoke("register_capsule", (), plain_record(CapsuleRegistrationResult))
 
     def get_user(self) -> CapsuleInfo | None:
-        return self._invoke("get_user", (), lambda v: CapsuleInfo.from_candid(v[0]) if v else None)
+        return self.invoke("get_user", (), optional(CapsuleInfo))
 
     # ------------------------------------------------------------------ galleries
 
     def store_gallery_forever(self, data: GalleryData) -> StoreGalleryResponse:
-        return self._plain("store_gallery_forever", (data.to_candid(),), StoreGalleryResponse)
+        return self.invoke("store_gallery_forever", (data.to_candid(),), plain_record(StoreGalleryResponse))
 
     def get_gallery_by_id(self, gallery_id: str) -> Gallery | None:
-        return self._invoke(
-            "get_gallery_by_id", (gallery_id,), lambda v: Gallery.from_candid(v[0]) if v else None
-        )
+        return self.invoke("get_gallery_by_id", (gallery_id,), optional(Gallery))
 
     def get_my_galleries(self) -> list[Gallery]:
-        return self._invoke("get_my_galleries", (), lambda v: [Gallery.from_candid(g) for g in v])
+        return self.invoke("get_my_galleries", (), each(Gallery))
 
     def get_user_galleries(self, owner: str) -> list[Gallery]:
-        return self._invoke("get_user_galleries", (owner,), lambda v: [Gallery.from_candid(g) for g in v])
+        return self.invoke("get_user_galleries", (owner,), each(Gallery))
 
     def update_gallery(self, gallery_id: str, data: GalleryUpdateData) -> UpdateGalleryResponse:
-        return self._plain("update_gallery", (gallery_id, data.to_candid()), UpdateGalleryResponse)
+        args = (gallery_id, data.to_candid())
+        return self.invoke("update_gallery", args, plain_record(UpdateGalleryResponse))
 
     def delete_gallery(self, gallery_id: str) -> DeleteGalleryResponse:
-        return self._plain("delete_gallery", (gallery_id,), DeleteGalleryResponse)
+        return self.invoke("delete_gallery", (gallery_id,), plain_record(DeleteGalleryResponse))
 
     # ------------------------------------------------------------------ memories
 
     def add_memory_to_capsule(self, memory_id: str, data: MemoryData) -> MemoryOperationResponse:
-        return self._plain("add_memory_to_capsule", (memory_id, data.to_candid()), MemoryOperationResponse)
+        args = (memory_id, data.to_candid())
+        return self.invoke("add_memory_to_capsule", args, plain_record(MemoryOperationResponse))
 
     def get_memory_from_capsule(self, memory_id: str) -> Memory | None:
-        return self._invoke(
-            "get_memory_from_capsule", (memory_id,), lambda v: Memory.from_candid(v[0]) if v else None
-        )
+        return self.invoke("get_memory_from_capsule", (memory_id,), optional(Memory))
 
     # ------------------------------------------------------------------ metadata and presence
 
@@ -331,20 +318,20 @@ class ArtifactClient:
             else metadata_idempotency_key(memory_id, memory_type, metadata)
         )
         args = (memory_id, memory_type.to_candid(), metadata.to_candid(), key)
-        return self._icp("upsert_metadata", args, MetadataResponse)
+        return self.invoke("upsert_metadata", args, icp_record(MetadataResponse))
 
     def get_memory_presence_icp(self, memory_id: str) -> MemoryPresence:
-        def check(value: Any) -> MemoryPresence:
-            p = self._payload("get_memory_presence_icp", value)
+        def check(method: str, reply: Any) -> MemoryPresence:
+            p = icp_payload(method, reply)
             return MemoryPresence(memory_id, bool(p["metadata_present"]), bool(p["asset_present"]))
 
-        return self._invoke("get_memory_presence_icp", (memory_id,), check)
+        return self.invoke("get_memory_presence_icp", (memory_id,), check)
 
     def get_memory_list_presence_icp(
         self, memory_ids: Sequence[str], cursor: str | None = None, limit: int = 0
     ) -> MemoryListPresencePage:
         args = (list(memory_ids), [] if cursor is None else [cursor], limit)
-        return self._icp("get_memory_list_presence_icp", args, MemoryListPresencePage)
+        return self.invoke("get_memory_list_presence_icp", args, icp_record(MemoryListPresencePage))
 
     def iter_memory_presence(
         self, memory_ids: Sequence[str], page_size: int = 100
@@ -367,28 +354,24 @@ class ArtifactClient:
         self, memory_id: str, expected_hash: str, chunk_count: int, total_size: int
     ) -> UploadSessionResponse:
         args = (memory_id, expected_hash, chunk_count, total_size)
-        return self._icp("begin_asset_upload", args, UploadSessionResponse)
+        return self.invoke("begin_asset_upload", args, icp_record(UploadSessionResponse))
 
     def put_chunk(self, session_id: str, chunk_index: int, chunk_data: bytes) -> ChunkResponse:
-        return self._icp("put_chunk", (session_id, chunk_index, bytes(chunk_data)), ChunkResponse)
+        args = (session_id, chunk_index, bytes(chunk_data))
+        return self.invoke("put_chunk", args, icp_record(ChunkResponse))
 
     def commit_asset(self, session_id: str, final_hash: str) -> CommitResponse:
-        return self._icp("commit_asset", (session_id, final_hash), CommitResponse)
+        return self.invoke("commit_asset", (session_id, final_hash), icp_record(CommitResponse))
 
     def cancel_upload(self, session_id: str) -> None:
         """Always succeeds for one's own ids, unknown and finished ones included (spec §5)."""
-
-        def check(value: Any) -> None:
-            self._payload("cancel_upload", value)
-
-        self._invoke("cancel_upload", (session_id,), check)
+        self.invoke("cancel_upload", (session_id,), icp_payload)
 
     def get_upload_progress(self, session_id: str) -> UploadProgress:
-        return self._icp("get_upload_progress", (session_id,), UploadProgress)
+        return self.invoke("get_upload_progress", (session_id,), icp_record(UploadProgress))
 
     def get_user_upload_sessions(self) -> list[UploadProgress]:
-        def check(value: Any) -> list[UploadProgress]:
-            payload = self._payload("get_user_upload_sessions", value)
-            return [UploadProgress.from_candid(s) for s in payload["sessions"]]
+        def check(method: str, reply: Any) -> list[UploadProgress]:
+            return [UploadProgress.from_candid(s) for s in icp_payload(method, reply)["sessions"]]
 
-        return self._invoke("get_user_upload_sessions", (), check)
+        return self.invoke("get_user_upload_sessions", (), check)

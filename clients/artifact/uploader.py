@@ -551,7 +551,7 @@ class _Upload:
         quick = self.client.with_options(
             retry_policy=RetryPolicy(retries=1, base_delay=0.2, max_delay=0.5, jitter=0.1),
             sleep=time.sleep,
-            use_breaker=False,
+            breaker=None,
         )
         try:
             quick.cancel_upload(session_id)

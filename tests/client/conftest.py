@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from clients.admin import AdminClient
-from clients.artifact import ArtifactClient, CircuitBreaker, RetryBudget, RetryPolicy
+from clients.artifact import ArtifactClient, CircuitBreaker, ClientOptions, RetryBudget, RetryPolicy
 from clients.ic import Connection, generate_ed25519
 from tests.emulator_process import DEFAULT_ID, EmulatorProcess
 
@@ -41,15 +41,16 @@ def make_client(
     budget: RetryBudget | None = None,
     **kwargs: Any,
 ) -> ArtifactClient:
+    """A client with fast retries, a generous budget and a fresh breaker unless one is given;
+    ``kwargs`` are further ``ClientOptions`` fields (``on_retry=``…)."""
     conn = Connection(url, identity if identity is not None else generate_ed25519())
-    return ArtifactClient(
-        conn,
-        DEFAULT_ID,
+    options = ClientOptions(
         retry_policy=policy,
-        breaker=breaker,
+        breaker=breaker if breaker is not None else CircuitBreaker(),
         budget=budget or RetryBudget(floor=1000, capacity=1000),
         **kwargs,
     )
+    return ArtifactClient(conn, DEFAULT_ID, options)
 
 
 def downloaded_sha256(admin_url: str, memory_id: str) -> str:

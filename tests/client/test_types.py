@@ -16,6 +16,7 @@ import pytest
 
 from clients.artifact.client import ArtifactClient, load_artifact_did, metadata_idempotency_key
 from clients.artifact.errors import ValidationError
+from clients.artifact.pipeline import Call, CallReport, ClientOptions
 from clients.artifact.types import (
     AccessEvent,
     BlobRef,
@@ -255,12 +256,23 @@ def test_golden_replies_decode_into_values() -> None:
     assert isinstance(call("whoami"), str)
 
 
-def test_with_options_keeps_subclasses_and_shared_state() -> None:
-    class Instrumented(ArtifactClient):
-        pass
+def test_with_options_keeps_observers_and_shared_state() -> None:
+    class Seen:
+        def __init__(self) -> None:
+            self.methods: list[str] = []
 
-    base = Instrumented(RecordingConnection(b""))
-    clone = base.with_options(sleep=lambda s: None, use_breaker=False)
-    assert type(clone) is Instrumented
-    assert clone.breaker is base.breaker and clone.budget is base.budget
-    assert base.use_breaker and not clone.use_breaker
+        def before_call(self, call: Call) -> None:
+            self.methods.append(call.method)
+
+        def after_call(self, report: CallReport) -> None:
+            pass
+
+    seen = Seen()
+    conn = RecordingConnection(bytes.fromhex(VECTOR_METHODS["whoami"]["reply_hex"]))
+    base = ArtifactClient(conn, options=ClientOptions(observers=(seen,)))
+    clone = base.with_options(sleep=lambda s: None, breaker=None)
+    assert clone.connection is base.connection
+    assert clone.options.budget is base.options.budget and clone.options.rng is base.options.rng
+    assert base.options.breaker is not None and clone.options.breaker is None
+    clone.whoami()
+    assert seen.methods == ["whoami"], "a clone keeps the observers of the client it came from"

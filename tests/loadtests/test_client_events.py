@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
+from clients.artifact.client import ArtifactClient
 from clients.artifact.errors import RateLimitedError
 from clients.artifact.types import MemoryType, SimpleMemoryMetadata
 from clients.artifact.uploader import upload
-from clients.ic import generate_ed25519
+from clients.ic import Connection, generate_ed25519
 from emulator.process import DEFAULT_ID, EmulatorProcess
-from loadtests.client import LocustArtifactClient, MeteredConnection, was_reported
+from loadtests.client import LocustObserver, locust_client, was_reported
 
 
 class RecordingHook:
@@ -36,14 +37,14 @@ class RecordingHook:
 
 
 @pytest.fixture
-def connection(artifact_emulator: EmulatorProcess) -> Iterator[MeteredConnection]:
-    conn = MeteredConnection(artifact_emulator.url)
+def connection(artifact_emulator: EmulatorProcess) -> Iterator[Connection]:
+    conn = Connection(artifact_emulator.url)
     yield conn
     conn.close()
 
 
-def client_for(conn: MeteredConnection, hook: RecordingHook, **kwargs: Any) -> LocustArtifactClient:
-    return LocustArtifactClient(
+def client_for(conn: Connection, hook: RecordingHook, **kwargs: Any) -> ArtifactClient:
+    return locust_client(
         conn.with_identity(generate_ed25519()),
         DEFAULT_ID,
         hook,  # type: ignore[arg-type]
@@ -51,7 +52,7 @@ def client_for(conn: MeteredConnection, hook: RecordingHook, **kwargs: Any) -> L
     )
 
 
-def test_each_call_is_one_event_named_after_the_method(connection: MeteredConnection) -> None:
+def test_each_call_is_one_event_named_after_the_method(connection: Connection) -> None:
     hook = RecordingHook()
     client = client_for(connection, hook)
     memory_id = str(uuid.uuid4())
@@ -64,10 +65,10 @@ def test_each_call_is_one_event_named_after_the_method(connection: MeteredConnec
         assert event["exception"] is None
         assert event["response_length"] > 0, "reply bytes are counted"
         assert 0 < event["response_time"] < 10_000
-        assert event["context"]["principal"] == client.principal_text
+        assert event["context"]["principal"] == client.principal
 
 
-def test_uploader_calls_are_reported_from_its_chunk_threads(connection: MeteredConnection) -> None:
+def test_uploader_calls_are_reported_from_its_chunk_threads(connection: Connection) -> None:
     hook = RecordingHook()
     client = client_for(connection, hook)
     data = os.urandom(3 * 1024 + 5)
@@ -79,12 +80,12 @@ def test_uploader_calls_are_reported_from_its_chunk_threads(connection: MeteredC
     assert all(e["exception"] is None for e in hook.events)
 
 
-def _begin(client: LocustArtifactClient) -> Any:
+def _begin(client: ArtifactClient) -> Any:
     data = os.urandom(8)
     return client.begin_asset_upload(str(uuid.uuid4()), hashlib.sha256(data).hexdigest(), 1, len(data))
 
 
-def test_rate_limit_refusals_are_failures_unless_expected(connection: MeteredConnection) -> None:
+def test_rate_limit_refusals_are_failures_unless_expected(connection: Connection) -> None:
     for expected in (False, True):
         hook = RecordingHook()
         client = client_for(connection, hook, expected_rate_limits=["begin_asset_upload"] if expected else [])
@@ -104,7 +105,7 @@ def test_rate_limit_refusals_are_failures_unless_expected(connection: MeteredCon
 
 
 def test_other_failures_stay_failures_even_when_rate_limits_are_expected(
-    connection: MeteredConnection,
+    connection: Connection,
 ) -> None:
     hook = RecordingHook()
     client = client_for(connection, hook, expected_rate_limits=["begin_asset_upload"])
@@ -114,10 +115,11 @@ def test_other_failures_stay_failures_even_when_rate_limits_are_expected(
     assert hook.events[-1]["exception"] is failed.value
 
 
-def test_clones_made_by_the_uploader_stay_instrumented(connection: MeteredConnection) -> None:
+def test_clones_made_by_the_uploader_stay_instrumented(connection: Connection) -> None:
     hook = RecordingHook()
     client = client_for(connection, hook)
     clone = client.with_options(sleep=lambda _: None)
-    assert isinstance(clone, LocustArtifactClient)
+    assert clone is not client
+    assert [type(o) for o in clone.options.observers] == [LocustObserver]
     clone.get_user_upload_sessions()
     assert hook.names() == ["get_user_upload_sessions"]
