@@ -199,10 +199,8 @@ def _connection_limits(args: argparse.Namespace) -> ConnectionLimits:
 async def serve(config: EmulatorConfig, port_file: Path | None, env_file: Path | None = None) -> None:
     from aiohttp import web
 
-    from emulator.server.admin_guard import ADMIN_LISTENER
     from emulator.server.app import create_apps
-    from emulator.server.app_keys import REPLICA
-    from emulator.server.connections import CONNECTION_LIMITS
+    from emulator.server.app_keys import ADMIN_LISTENER, CONNECTION_LIMITS, REPLICA
     from emulator.server.snapshot_archive import clear_work_dir, work_dir_of
 
     # Copies left by a snapshot or restore that was killed mid-way.

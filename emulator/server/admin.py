@@ -26,8 +26,16 @@ from emulator.runtime.clock import ClockError
 from emulator.runtime.host import CanisterHost
 from emulator.runtime.stable_store import is_storage_failure
 from emulator.server import admin_inputs
-from emulator.server.admin_guard import ADMIN_LISTENER, ZIP_TYPE, AdminListener, same_origin_guard
+from emulator.server.admin_guard import ZIP_TYPE, AdminListener, same_origin_guard
 from emulator.server.admin_openapi import OPENAPI
+from emulator.server.app_keys import (
+    ADMIN_LISTENER,
+    METRICS,
+    REPLICA,
+    RESTORE_LIMITS,
+    RESTORE_LOCK,
+    WORK_DIR,
+)
 from emulator.server.faults import FaultRule, FaultRuleError
 from emulator.server.inspector import setup_inspector
 from emulator.server.metrics import EmulatorMetrics
@@ -41,12 +49,6 @@ from emulator.server.snapshot_archive import (
     disk_budget,
 )
 
-REPLICA_KEY: web.AppKey[Replica] = web.AppKey("admin_replica")
-METRICS_KEY: web.AppKey[EmulatorMetrics] = web.AppKey("admin_metrics")
-WORK_DIR_KEY: web.AppKey[Path] = web.AppKey("admin_work_dir")
-RESTORE_LIMITS_KEY: web.AppKey[RestoreLimits] = web.AppKey("admin_restore_limits")
-# One restore at a time: two interleaved swaps could leave canisters from different snapshots.
-RESTORE_LOCK_KEY: web.AppKey[asyncio.Lock] = web.AppKey("admin_restore_lock")
 # JSON bodies are small; the restore upload is streamed with its own cap (RestoreLimits).
 MAX_JSON_BODY = 1 << 20
 log = logging.getLogger("emulator.admin")
@@ -114,14 +116,14 @@ def _host(request: web.Request) -> CanisterHost:
         cid = Principal.from_text(text)
     except PrincipalError as exc:
         raise AdminError(400, f"invalid canister id {text[:100]!r}") from exc
-    host = request.app[REPLICA_KEY].hosts.get(cid)
+    host = request.app[REPLICA].hosts.get(cid)
     if host is None:
         raise AdminError(404, f"canister {text[:100]} is not hosted here")
     return host
 
 
 async def _on(request: web.Request, host: CanisterHost, fn: Callable[[], Any]) -> Any:
-    return await request.app[REPLICA_KEY].run_on(host.canister_id, fn)
+    return await request.app[REPLICA].run_on(host.canister_id, fn)
 
 
 def _describe(host: CanisterHost) -> dict[str, Any]:
@@ -143,7 +145,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    replica = request.app[REPLICA_KEY]
+    replica = request.app[REPLICA]
     return web.json_response({"ready": True, "canisters": [str(c) for c in replica.hosts]})
 
 
@@ -152,7 +154,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    replica, registry = request.app[REPLICA_KEY], request.app[METRICS_KEY]
+    replica, registry = request.app[REPLICA], request.app[METRICS]
     for cid, host in replica.hosts.items():
         figures = await replica.run_on(cid, lambda h=host: h.figures())  # type: ignore[misc]
         registry.set_figures(str(cid), dict(figures))
@@ -163,7 +165,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def list_canisters(request: web.Request) -> web.Response:
-    return web.json_response([_describe(h) for h in request.app[REPLICA_KEY].hosts.values()])
+    return web.json_response([_describe(h) for h in request.app[REPLICA].hosts.values()])
 
 
 async def upgrade(request: web.Request) -> web.Response:
@@ -254,14 +256,14 @@ async def download_asset(request: web.Request) -> web.StreamResponse:
 
 def _work_dir(request: web.Request, prefix: str) -> tempfile.TemporaryDirectory[str]:
     """A private directory under `<state>/tmp`; removed on exit, or at the next start if killed."""
-    root = request.app[WORK_DIR_KEY]
+    root = request.app[WORK_DIR]
     root.mkdir(parents=True, exist_ok=True)
     return tempfile.TemporaryDirectory(prefix=prefix, dir=root)
 
 
 async def snapshot(request: web.Request) -> web.StreamResponse:
     """The whole state of every canister as one zip (keys excluded: a restore must not change root_key)."""
-    replica = request.app[REPLICA_KEY]
+    replica = request.app[REPLICA]
     with _work_dir(request, "snapshot-") as tmp:
         archive = Path(tmp) / "snapshot.zip"
         manifest: dict[str, Any] = {"format": SNAPSHOT_FORMAT, "canisters": {}}
@@ -307,7 +309,7 @@ async def _receive_upload(request: web.Request, target: Path, limits: RestoreLim
 async def restore(request: web.Request) -> web.Response:
     """Checks the whole archive off the canister threads, then swaps every canister's store in turn;
     if one swap fails, those already swapped are put back from copies taken just before."""
-    lock = request.app[RESTORE_LOCK_KEY]
+    lock = request.app[RESTORE_LOCK]
     if lock.locked():
         raise AdminError(409, "another restore is running; try again when it has finished")
     async with lock:
@@ -315,8 +317,8 @@ async def restore(request: web.Request) -> web.Response:
 
 
 async def _restore(request: web.Request) -> web.Response:
-    replica = request.app[REPLICA_KEY]
-    limits = request.app[RESTORE_LIMITS_KEY]
+    replica = request.app[REPLICA]
+    limits = request.app[RESTORE_LIMITS]
     loop = asyncio.get_running_loop()
     with _work_dir(request, "restore-") as tmp:
         work = Path(tmp)
@@ -374,18 +376,18 @@ def _remove_db(path: Path) -> None:
 
 
 async def list_faults(request: web.Request) -> web.Response:
-    return web.json_response([r.to_json() for r in request.app[REPLICA_KEY].faults.list()])
+    return web.json_response([r.to_json() for r in request.app[REPLICA].faults.list()])
 
 
 async def add_fault(request: web.Request) -> web.Response:
     fields = admin_inputs.fault_rule_fields(await _json(request))
-    rule = request.app[REPLICA_KEY].faults.add(FaultRule.from_json(fields))
+    rule = request.app[REPLICA].faults.add(FaultRule.from_json(fields))
     return web.json_response(rule.to_json(), status=201)
 
 
 async def clear_faults(request: web.Request) -> web.Response:
     admin_inputs.no_fields(await _json(request))
-    removed = request.app[REPLICA_KEY].faults.clear()
+    removed = request.app[REPLICA].faults.clear()
     return web.json_response({"removed": removed})
 
 
@@ -393,7 +395,7 @@ async def delete_fault(request: web.Request) -> web.Response:
     text = request.match_info["rule_id"]
     if not (text.isascii() and text.isdigit() and len(text) <= 18):
         raise AdminError(400, f"rule id must be a positive integer, got {text[:40]!r}")
-    removed = request.app[REPLICA_KEY].faults.clear(int(text))
+    removed = request.app[REPLICA].faults.clear(int(text))
     if not removed:
         raise AdminError(404, "no such rule")
     return web.json_response({"removed": removed})
@@ -411,11 +413,11 @@ def create_admin_app(
 
     `work_dir` (normally `<state>/tmp`) holds snapshot and restore copies."""
     app = web.Application(middlewares=[errors, same_origin_guard], client_max_size=MAX_JSON_BODY)
-    app[REPLICA_KEY] = replica
-    app[WORK_DIR_KEY] = work_dir if work_dir is not None else Path(tempfile.gettempdir())
-    app[RESTORE_LIMITS_KEY] = restore_limits or RestoreLimits()
-    app[RESTORE_LOCK_KEY] = asyncio.Lock()
-    app[METRICS_KEY] = metrics_registry
+    app[REPLICA] = replica
+    app[WORK_DIR] = work_dir if work_dir is not None else Path(tempfile.gettempdir())
+    app[RESTORE_LIMITS] = restore_limits or RestoreLimits()
+    app[RESTORE_LOCK] = asyncio.Lock()
+    app[METRICS] = metrics_registry
     app[ADMIN_LISTENER] = AdminListener(
         bind_host=bind_host, token=token, upload_types={("PUT", "/snapshot"): ZIP_TYPE}
     )

@@ -41,6 +41,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from emulator.server.app_keys import ADMIN_LISTENER
+
 TOKEN_COOKIE = "sf_admin_token"
 OPEN_PATHS = frozenset({"/health", "/ready"})
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
@@ -63,9 +65,6 @@ class AdminListener:
     open_paths: set[str] = field(default_factory=lambda: set(OPEN_PATHS))
     # Non-JSON content types allowed on a state-changing route: (method, path) -> content type.
     upload_types: dict[tuple[str, str], str] = field(default_factory=dict)
-
-
-ADMIN_LISTENER: web.AppKey[AdminListener] = web.AppKey("admin_listener")
 
 
 class GuardRefusal(Exception):

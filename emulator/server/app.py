@@ -17,9 +17,9 @@ from emulator.runtime.host import CanisterHost
 from emulator.runtime.stable_store import StableStore, StorageFull
 from emulator.server import ic_routes
 from emulator.server.admin import create_admin_app
-from emulator.server.app_keys import REPLICA
+from emulator.server.app_keys import CONNECTION_LIMITS, REPLICA
 from emulator.server.config import CANISTER_RANGE, EmulatorConfig
-from emulator.server.connections import CONNECTION_LIMITS, refuse_encoded_bodies
+from emulator.server.connections import refuse_encoded_bodies
 from emulator.server.keys import load_or_create_keys
 from emulator.server.metrics import EmulatorMetrics
 from emulator.server.replica import CallRecord, Replica

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator.protocol.errors import ProtocolError
+from emulator.server.app_keys import CONNECTION_LIMITS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -49,9 +50,6 @@ class ConnectionLimits:
             "lingering_time": self.lingering_s,
             "auto_decompress": False,
         }
-
-
-CONNECTION_LIMITS: web.AppKey[ConnectionLimits] = web.AppKey("connection_limits", ConnectionLimits)
 
 
 @web.middleware

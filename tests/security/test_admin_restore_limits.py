@@ -23,8 +23,8 @@ from emulator.canisters import load_kind
 from emulator.principal import Principal
 from emulator.runtime.host import CanisterHost, Replied
 from emulator.server.admin import create_admin_app, swap_in
-from emulator.server.admin_guard import ADMIN_LISTENER
 from emulator.server.app import build_replica
+from emulator.server.app_keys import ADMIN_LISTENER
 from emulator.server.config import CanisterSpec, EmulatorConfig
 from emulator.server.metrics import EmulatorMetrics
 from emulator.server.replica import Replica

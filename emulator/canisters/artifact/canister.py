@@ -2,19 +2,21 @@
 
 This class is only the service surface: each Candid method is a thin adapter that hands the caller,
 the canister clock and the message's transaction to the module that owns the rule (`uploads`,
-`metadata`, `galleries`), and every update also leaves an audit row. The instance holds nothing but
-its limits; all state is in the stable store, which is what lets a simulated upgrade discard it.
+`metadata`, `galleries`), and every update also leaves an audit row (the `audited` decorator). The
+instance holds nothing but its limits; all state is in the stable store, which is what lets a
+simulated upgrade discard it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from emulator.canisters.artifact import galleries, inspection, log_lines, metadata, uploads
 from emulator.canisters.artifact.audit import AuditEntry, outcome_of, record
@@ -49,7 +51,6 @@ from emulator.principal import Principal
 from emulator.runtime import canister_log
 from emulator.runtime.canister import CallContext, Canister, Timer, query, update
 
-R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
 log = logging.getLogger("emulator.canisters.artifact")
@@ -70,6 +71,67 @@ def candid_name(name: str) -> Callable[[F], F]:
         return fn
 
     return mark
+
+
+def _no_fields(*args: Any) -> Mapping[str, Any]:
+    return {}
+
+
+def audited(
+    artifact: str,
+    fields: Callable[..., Mapping[str, Any]] = _no_fields,
+    *,
+    from_result: Callable[[Any], Mapping[str, Any]] = _no_fields,
+) -> Callable[[F], F]:
+    """Leave one audit row (and a canister log line) for every call of an update, refused or not.
+
+    `fields(*args)` names what the call touches from its arguments, before it runs; `from_result`
+    adds what only the reply knows (the new session id, the committed size). The row is written
+    in the message's transaction after the method returned, with the outcome read off the reply and
+    the method's duration; caller-supplied text is bounded by `audit.record`.
+    """
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def audited_method(self: ArtifactCanister, ctx: CallContext, *args: Any) -> Any:
+            entry = AuditEntry(
+                principal=ctx.caller, method=ctx.method, artifact=artifact, at=ctx.time_ns, **fields(*args)
+            )
+            started = time.perf_counter_ns()
+            result = method(self, ctx, *args)
+            for name, value in from_result(result).items():
+                setattr(entry, name, value)
+            entry.outcome = outcome_of(result)
+            record(
+                ctx.db,
+                entry,
+                (time.perf_counter_ns() - started) / 1e6,
+                keep_rows=self.limits.audit_retention_rows,
+            )
+            line = log_lines.describe(entry)
+            if line is not None:
+                canister_log.append(ctx.db, ctx.time_ns, line)
+            return result
+
+        return cast(F, audited_method)
+
+    return decorate
+
+
+def _new_session(result: Any) -> Mapping[str, Any]:
+    data = result["data"]
+    return {} if data is None or data["session"] is None else {"session_id": data["session"]["session_id"]}
+
+
+def _committed_bytes(result: Any) -> Mapping[str, Any]:
+    return {} if result["data"] is None else {"bytes": result["data"]["total_bytes"]}
+
+
+def _metadata_size(
+    memory_id: str, memory_type: Variant, data: SimpleMemoryMetadata, *_: Any
+) -> Mapping[str, Any]:
+    size = len(metadata.encode_metadata(metadata.variant_tag(memory_type), data).encode("utf-8"))
+    return {"memory_id": memory_id, "bytes": size}
 
 
 class ArtifactCanister(Canister):
@@ -137,29 +199,6 @@ class ArtifactCanister(Canister):
     def figures(self, db: sqlite3.Connection) -> Mapping[str, float]:
         return inspection.figures(db)
 
-    # -- helpers -----------------------------------------------------------------------------------
-
-    def _audited(self, ctx: CallContext, entry: AuditEntry, operation: Callable[[], R]) -> R:
-        started = time.perf_counter_ns()
-        result = operation()
-        entry.outcome = outcome_of(result)
-        record(
-            ctx.db,
-            entry,
-            (time.perf_counter_ns() - started) / 1e6,
-            keep_rows=self.limits.audit_retention_rows,
-        )
-        line = log_lines.describe(entry)
-        if line is not None:
-            canister_log.append(ctx.db, ctx.time_ns, line)
-        return result
-
-    @staticmethod
-    def _entry(ctx: CallContext, artifact: str, **fields: Any) -> AuditEntry:
-        return AuditEntry(
-            principal=ctx.caller, method=ctx.method, artifact=artifact, at=ctx.time_ns, **fields
-        )
-
     # -- identity and capsules ---------------------------------------------------------------------
 
     @query
@@ -176,14 +215,14 @@ class ArtifactCanister(Canister):
         return self.CANDID
 
     @update
+    @audited("capsule")
     def register(self, ctx: CallContext) -> bool:
-        entry = self._entry(ctx, "capsule")
-        return self._audited(ctx, entry, lambda: galleries.register(ctx.db, ctx.caller, ctx.time_ns))
+        return galleries.register(ctx.db, ctx.caller, ctx.time_ns)
 
     @update
+    @audited("capsule")
     def register_capsule(self, ctx: CallContext) -> CapsuleRegistrationResult:
-        entry = self._entry(ctx, "capsule")
-        return self._audited(ctx, entry, lambda: galleries.register_capsule(ctx.db, ctx.caller, ctx.time_ns))
+        return galleries.register_capsule(ctx.db, ctx.caller, ctx.time_ns)
 
     @query
     def get_user(self, ctx: CallContext) -> CapsuleInfo | None:
@@ -192,11 +231,9 @@ class ArtifactCanister(Canister):
     # -- galleries ---------------------------------------------------------------------------------
 
     @update
+    @audited("gallery", lambda data: {"gallery_id": data["gallery"]["id"]})
     def store_gallery_forever(self, ctx: CallContext, data: GalleryData) -> StoreGalleryResponse:
-        entry = self._entry(ctx, "gallery", gallery_id=data["gallery"]["id"])
-        return self._audited(
-            ctx, entry, lambda: galleries.store_gallery_forever(ctx.db, ctx.caller, ctx.time_ns, data)
-        )
+        return galleries.store_gallery_forever(ctx.db, ctx.caller, ctx.time_ns, data)
 
     @query
     def get_gallery_by_id(self, ctx: CallContext, gallery_id: str) -> Gallery | None:
@@ -211,32 +248,29 @@ class ArtifactCanister(Canister):
         return galleries.get_user_galleries(ctx.db, ctx.caller, owner)
 
     @update
+    @audited("gallery", lambda gallery_id, data: {"gallery_id": gallery_id})
     def update_gallery(
         self, ctx: CallContext, gallery_id: str, data: GalleryUpdateData
     ) -> UpdateGalleryResponse:
-        entry = self._entry(ctx, "gallery", gallery_id=gallery_id)
-        return self._audited(
-            ctx, entry, lambda: galleries.update_gallery(ctx.db, ctx.caller, ctx.time_ns, gallery_id, data)
-        )
+        return galleries.update_gallery(ctx.db, ctx.caller, ctx.time_ns, gallery_id, data)
 
     @update
+    @audited("gallery", lambda gallery_id: {"gallery_id": gallery_id})
     def delete_gallery(self, ctx: CallContext, gallery_id: str) -> DeleteGalleryResponse:
-        entry = self._entry(ctx, "gallery", gallery_id=gallery_id)
-        return self._audited(
-            ctx, entry, lambda: galleries.delete_gallery(ctx.db, ctx.caller, ctx.time_ns, gallery_id)
-        )
+        return galleries.delete_gallery(ctx.db, ctx.caller, ctx.time_ns, gallery_id)
 
     @update
+    @audited(
+        "memory",
+        lambda memory_id, data: {
+            "memory_id": memory_id,
+            "bytes": 0 if data["data"] is None else len(data["data"]),
+        },
+    )
     def add_memory_to_capsule(
         self, ctx: CallContext, memory_id: str, data: MemoryData
     ) -> MemoryOperationResponse:
-        inline = data["data"]
-        entry = self._entry(ctx, "memory", memory_id=memory_id, bytes=0 if inline is None else len(inline))
-        return self._audited(
-            ctx,
-            entry,
-            lambda: galleries.add_memory_to_capsule(ctx.db, ctx.caller, ctx.time_ns, memory_id, data),
-        )
+        return galleries.add_memory_to_capsule(ctx.db, ctx.caller, ctx.time_ns, memory_id, data)
 
     @query
     def get_memory_from_capsule(self, ctx: CallContext, memory_id: str) -> Memory | None:
@@ -245,6 +279,7 @@ class ArtifactCanister(Canister):
     # -- metadata and presence ---------------------------------------------------------------------
 
     @update
+    @audited("metadata", _metadata_size)
     def upsert_metadata(
         self,
         ctx: CallContext,
@@ -253,23 +288,10 @@ class ArtifactCanister(Canister):
         data: SimpleMemoryMetadata,
         idempotency_key: str,
     ) -> ICPResult[MetadataResponse]:
-        size = len(metadata.encode_metadata(metadata.variant_tag(memory_type), data).encode("utf-8"))
-        entry = self._entry(ctx, "metadata", memory_id=memory_id, bytes=size)
-        return self._audited(
-            ctx,
-            entry,
-            lambda: run(
-                lambda: metadata.upsert_metadata(
-                    ctx.db,
-                    ctx.caller,
-                    ctx.time_ns,
-                    self.limits,
-                    memory_id,
-                    memory_type,
-                    data,
-                    idempotency_key,
-                )
-            ),
+        return run(
+            lambda: metadata.upsert_metadata(
+                ctx.db, ctx.caller, ctx.time_ns, self.limits, memory_id, memory_type, data, idempotency_key
+            )
         )
 
     @query
@@ -289,67 +311,46 @@ class ArtifactCanister(Canister):
     # -- uploads -----------------------------------------------------------------------------------
 
     @update
+    @audited("asset", lambda memory_id, *_: {"memory_id": memory_id}, from_result=_new_session)
     def begin_asset_upload(
         self, ctx: CallContext, memory_id: str, expected_hash: str, chunk_count: int, total_size: int
     ) -> ICPResult[UploadSessionResponse]:
-        entry = self._entry(ctx, "asset", memory_id=memory_id)
-
-        def begin() -> ICPResult[UploadSessionResponse]:
-            result = run(
-                lambda: uploads.begin_asset_upload(
-                    ctx.db,
-                    ctx.caller,
-                    ctx.time_ns,
-                    self.limits,
-                    memory_id,
-                    expected_hash,
-                    chunk_count,
-                    total_size,
-                )
+        return run(
+            lambda: uploads.begin_asset_upload(
+                ctx.db,
+                ctx.caller,
+                ctx.time_ns,
+                self.limits,
+                memory_id,
+                expected_hash,
+                chunk_count,
+                total_size,
             )
-            if result["data"] is not None and result["data"]["session"] is not None:
-                entry.session_id = result["data"]["session"]["session_id"]
-            return result
-
-        return self._audited(ctx, entry, begin)
+        )
 
     @update
+    @audited(
+        "asset",
+        lambda session_id, chunk_index, chunk_data: {"session_id": session_id, "bytes": len(chunk_data)},
+    )
     def put_chunk(
         self, ctx: CallContext, session_id: str, chunk_index: int, chunk_data: bytes
     ) -> ICPResult[ChunkResponse]:
-        entry = self._entry(ctx, "asset", session_id=session_id, bytes=len(chunk_data))
-        return self._audited(
-            ctx,
-            entry,
-            lambda: run(
-                lambda: uploads.put_chunk(
-                    ctx.db, ctx.caller, ctx.time_ns, self.limits, session_id, chunk_index, chunk_data
-                )
-            ),
-        )
-
-    @update
-    def commit_asset(self, ctx: CallContext, session_id: str, final_hash: str) -> ICPResult[CommitResponse]:
-        entry = self._entry(ctx, "asset", session_id=session_id)
-
-        def commit() -> ICPResult[CommitResponse]:
-            result = run(
-                lambda: uploads.commit_asset(ctx.db, ctx.caller, ctx.time_ns, session_id, final_hash)
+        return run(
+            lambda: uploads.put_chunk(
+                ctx.db, ctx.caller, ctx.time_ns, self.limits, session_id, chunk_index, chunk_data
             )
-            if result["data"] is not None:
-                entry.bytes = result["data"]["total_bytes"]
-            return result
-
-        return self._audited(ctx, entry, commit)
+        )
 
     @update
+    @audited("asset", lambda session_id, final_hash: {"session_id": session_id}, from_result=_committed_bytes)
+    def commit_asset(self, ctx: CallContext, session_id: str, final_hash: str) -> ICPResult[CommitResponse]:
+        return run(lambda: uploads.commit_asset(ctx.db, ctx.caller, ctx.time_ns, session_id, final_hash))
+
+    @update
+    @audited("asset", lambda session_id: {"session_id": session_id})
     def cancel_upload(self, ctx: CallContext, session_id: str) -> ICPResult[object]:
-        entry = self._entry(ctx, "asset", session_id=session_id)
-        return self._audited(
-            ctx,
-            entry,
-            lambda: run(lambda: uploads.cancel_upload(ctx.db, ctx.caller, ctx.time_ns, session_id)),
-        )
+        return run(lambda: uploads.cancel_upload(ctx.db, ctx.caller, ctx.time_ns, session_id))
 
     @query
     def get_upload_progress(self, ctx: CallContext, session_id: str) -> ICPResult[UploadProgressResponse]:

@@ -12,7 +12,13 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from emulator.server.admin_guard import ADMIN_LISTENER
+from emulator.server.app_keys import (
+    ADMIN_LISTENER,
+    INSPECTOR_BROADCASTER,
+    INSPECTOR_TEMPLATES,
+    METRICS,
+    REPLICA,
+)
 from emulator.server.inspector import events, routes
 from emulator.server.metrics import EmulatorMetrics
 from emulator.server.replica import Replica
@@ -22,10 +28,10 @@ __all__ = ["setup_inspector"]
 
 def setup_inspector(app: web.Application, replica: Replica, metrics: EmulatorMetrics) -> None:
     """Register the pages on the admin app (after its guard is configured: it extends `open_paths`)."""
-    app[routes.REPLICA] = replica
-    app[routes.METRICS] = metrics
+    app[REPLICA] = replica
+    app[METRICS] = metrics
     broadcaster = events.UploadBroadcaster(metrics, routes.board_snapshot(replica))
-    app[routes.BROADCASTER] = broadcaster
+    app[INSPECTOR_BROADCASTER] = broadcaster
     filters: dict[str, Callable[..., str]] = {
         "ns_time": routes.ns_time,
         "human_bytes": routes.human_bytes,
@@ -38,7 +44,7 @@ def setup_inspector(app: web.Application, replica: Replica, metrics: EmulatorMet
         loader=jinja2.PackageLoader("emulator.server.inspector", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        app_key=routes.TEMPLATES,
+        app_key=INSPECTOR_TEMPLATES,
         filters=filters,
     )
     app[ADMIN_LISTENER].open_paths.update(routes.open_paths())

@@ -23,25 +23,24 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from emulator.runtime.host import CanisterHost
 from emulator.server.admin_guard import (
-    ADMIN_LISTENER,
     TOKEN_COOKIE,
     offered_token,
     token_matches,
 )
+from emulator.server.app_keys import (
+    ADMIN_LISTENER,
+    INSPECTOR_BROADCASTER,
+    INSPECTOR_TEMPLATES,
+    METRICS,
+    REPLICA,
+)
 from emulator.server.faults import ACTIONS
 from emulator.server.inspector import events, glance
-from emulator.server.metrics import EmulatorMetrics
 from emulator.server.replica import Replica
-
-REPLICA: web.AppKey[Replica] = web.AppKey("inspector_replica")
-METRICS: web.AppKey[EmulatorMetrics] = web.AppKey("inspector_metrics")
-BROADCASTER: web.AppKey[events.UploadBroadcaster] = web.AppKey("inspector_broadcaster")
-TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("inspector_templates")
 
 PAGE_SIZE = 50
 GALLERY_PAGE_SIZE = 100
@@ -173,7 +172,7 @@ def _render(request: web.Request, template: str, context: dict[str, Any], status
         "canister_param": request.query.get("canister"),
     }
     response = aiohttp_jinja2.render_template(
-        template, request, {**base, **context}, status=status, app_key=TEMPLATES
+        template, request, {**base, **context}, status=status, app_key=INSPECTOR_TEMPLATES
     )
     response.headers.update(SECURITY_HEADERS)
     return response
@@ -302,7 +301,7 @@ async def end_session(request: web.Request) -> web.Response:
 
 
 async def event_stream(request: web.Request) -> web.StreamResponse:
-    return await events.stream(request, request.app[BROADCASTER])
+    return await events.stream(request, request.app[INSPECTOR_BROADCASTER])
 
 
 def board_snapshot(replica: Replica) -> Callable[[], Awaitable[str]]:
