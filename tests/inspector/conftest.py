@@ -40,8 +40,10 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Package-scoped: Playwright's sync API keeps an event loop running in the main thread while it
+    is open, so it must be closed before later packages' asyncio tests run (they cannot start one)."""
     executable = require_command("chromium", "chromium")
     from playwright.sync_api import sync_playwright
 
