@@ -2,7 +2,8 @@
 
 Why a hand-written client on top of ``clients.ic`` instead of the ``.did`` proxy alone: callers need
 values (dataclasses), not ``{"success": …, "data": [ … ]}``; one failure convention; and retries,
-a retry budget and a circuit breaker applied the same way to every call.
+a retry budget and a circuit breaker applied the same way to every call (by ``pipeline.py``: every
+typed method is one ``invoke`` with a check, and the layers around it come from ``ClientOptions``).
 
 Failure convention (one rule for every method): a method either returns its payload or raises an
 ``ArtifactError``. ``ICPResult`` failures (``success = false`` + ``error``) raise with the
@@ -11,7 +12,8 @@ Failure convention (one rule for every method): a method either returns its payl
 ``Invalid UUID…`` → ``ValidationError``, ``Gallery not found…`` → ``NotFoundError``). A success that
 the canister describes in its message ("already exists", "already applied") is returned, not raised:
 the message is on the returned record. The methods whose reply has no failure shape return the
-reply as is: ``register`` (a bool), ``get_*`` lookups (None when absent).
+reply as is: ``register`` (a bool), ``get_*`` lookups (None when absent). Each rule is one check
+function below (``icp_record``, ``plain_record``, ``optional``…), named by the reply shape it reads.
 
 Queries go to the query endpoint and updates to the call endpoint, as the ``.did`` declares them.
 The interface is the canister's own ``.did`` file, read as text (``emulator/canisters/artifact/
