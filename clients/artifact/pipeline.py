@@ -36,6 +36,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar
 
 from clients.ic.candid import Method, decode_reply, encode_args
@@ -161,107 +162,80 @@ class Exchange:
 
 
 def compose(connection: CanisterConnection, canister_id: str, options: ClientOptions) -> Handler:
-    """The pipeline for these options, innermost layer first (see the module docstring)."""
-    handler = _sender(connection, canister_id)
+    """The pipeline for these options, built inside out (see the module docstring for the order)."""
+    handler: Handler = partial(_send, connection, canister_id)
     if options.breaker is not None:
-        handler = _guarded(options.breaker, handler)
-    handler = _retrying(options, _checked(handler))
-    handler = _encoded(handler)
+        handler = partial(_guard, options.breaker, handler)
+    handler = partial(_encode, partial(_retry, options, partial(_check, handler)))
     if options.observers:
-        handler = _observed(options.observers, handler)
+        handler = partial(_observe, options.observers, handler)
     return handler
 
 
-def _sender(connection: CanisterConnection, canister_id: str) -> Handler:
-    def send(exchange: Exchange) -> Any:
-        method = exchange.call.method
-        transmit = connection.query_raw if exchange.call.kind == "query" else connection.update_raw
-        try:
-            data = transmit(canister_id, method, exchange.arg)
-            exchange.reply_bytes += len(data)
-            reply = decode_reply(data, exchange.signature.ret_types)
-        except ValueError as exc:
-            raise TargetError(f"undecodable reply: {exc}", method=method, kind="protocol") from exc
-        except Exception as exc:
-            wrapped = error_from_exception(exc, method)
-            if wrapped is None or wrapped is exc:
-                raise
-            raise wrapped from exc
-        exchange.replies.append(reply)
-        return reply
-
-    return send
-
-
-def _guarded(breaker: CircuitBreaker, inner: Handler) -> Handler:
-    def guard(exchange: Exchange) -> Any:
-        return breaker.call(lambda: inner(exchange), exchange.call.method)
-
-    return guard
-
-
-def _checked(inner: Handler) -> Handler:
-    def check(exchange: Exchange) -> Any:
-        reply = inner(exchange)
-        try:
-            return exchange.check(exchange.call.method, reply)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TargetError(
-                f"reply does not match the contract: {exc}", method=exchange.call.method, kind="protocol"
-            ) from exc
-
-    return check
-
-
-def _retrying(options: ClientOptions, inner: Handler) -> Handler:
-    def retry(exchange: Exchange) -> Any:
-        method = exchange.call.method
-        return run_with_retry(
-            lambda: inner(exchange),
-            options.retry_policy,
-            idempotent=method not in NON_IDEMPOTENT,
-            sleep=options.sleep,
-            rng=options.rng,
-            budget=options.budget,
-            on_retry=options.on_retry,
-            operation=method,
-        )
-
-    return retry
-
-
-def _encoded(inner: Handler) -> Handler:
-    def encode(exchange: Exchange) -> Any:
-        exchange.arg = encode_args(exchange.signature.arg_types, exchange.call.args)
-        return inner(exchange)
-
-    return encode
-
-
-def _observed(observers: tuple[CallObserver, ...], inner: Handler) -> Handler:
-    def observe(exchange: Exchange) -> Any:
-        for observer in observers:
-            observer.before_call(exchange.call)
-        started = time.perf_counter()
-        try:
-            result = inner(exchange)
-        except Exception as exc:
-            _report(observers, exchange, started, None, exc)
+def _send(connection: CanisterConnection, canister_id: str, exchange: Exchange) -> Any:
+    method = exchange.call.method
+    transmit = connection.query_raw if exchange.call.kind == "query" else connection.update_raw
+    try:
+        data = transmit(canister_id, method, exchange.arg)
+        exchange.reply_bytes += len(data)
+        reply = decode_reply(data, exchange.signature.ret_types)
+    except ValueError as exc:
+        raise TargetError(f"undecodable reply: {exc}", method=method, kind="protocol") from exc
+    except Exception as exc:
+        wrapped = error_from_exception(exc, method)
+        if wrapped is None or wrapped is exc:
             raise
-        _report(observers, exchange, started, result, None)
-        return result
+        raise wrapped from exc
+    exchange.replies.append(reply)
+    return reply
 
-    return observe
+
+def _guard(breaker: CircuitBreaker, inner: Handler, exchange: Exchange) -> Any:
+    return breaker.call(lambda: inner(exchange), exchange.call.method)
 
 
-def _report(
-    observers: tuple[CallObserver, ...],
-    exchange: Exchange,
-    started: float,
-    result: Any,
-    error: Exception | None,
-) -> None:
+def _check(inner: Handler, exchange: Exchange) -> Any:
+    reply = inner(exchange)
+    try:
+        return exchange.check(exchange.call.method, reply)
+    except (ValueError, KeyError, TypeError) as exc:
+        message = f"reply does not match the contract: {exc}"
+        raise TargetError(message, method=exchange.call.method, kind="protocol") from exc
+
+
+def _retry(options: ClientOptions, inner: Handler, exchange: Exchange) -> Any:
+    method = exchange.call.method
+    return run_with_retry(
+        lambda: inner(exchange),
+        options.retry_policy,
+        idempotent=method not in NON_IDEMPOTENT,
+        sleep=options.sleep,
+        rng=options.rng,
+        budget=options.budget,
+        on_retry=options.on_retry,
+        operation=method,
+    )
+
+
+def _encode(inner: Handler, exchange: Exchange) -> Any:
+    exchange.arg = encode_args(exchange.signature.arg_types, exchange.call.args)
+    return inner(exchange)
+
+
+def _observe(observers: tuple[CallObserver, ...], inner: Handler, exchange: Exchange) -> Any:
+    for observer in observers:
+        observer.before_call(exchange.call)
+    started = time.perf_counter()
+    result: Any = None
+    error: Exception | None = None
+    try:
+        result = inner(exchange)
+    except Exception as exc:  # an interrupt (BaseException) is no outcome to report
+        error = exc
     elapsed = time.perf_counter() - started
     report = CallReport(exchange.call, tuple(exchange.replies), exchange.reply_bytes, elapsed, result, error)
     for observer in observers:
         observer.after_call(report)
+    if error is not None:
+        raise error
+    return result
