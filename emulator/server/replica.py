@@ -1,9 +1,11 @@
 """The replica: routes validated envelopes to canister hosts and answers with certified results.
 
 Envelope parsing, authentication, hash trees and signatures are pure functions of `emulator.protocol`;
-canister execution is `emulator.runtime`. This module is the glue: it owns the keys, the hosts and the
-one worker thread per canister on which that canister's messages run one at a time, and turns each
-HTTP body into `(status, content type, body)` without knowing about aiohttp.
+canister execution is `emulator.runtime`. This module is the glue: it owns the keys, the hosts, the
+one worker thread per canister on which that canister's messages run one at a time, and the decode
+pool that decodes their Candid arguments before they get there (`decoding`), and turns each HTTP
+body (already bounded by the ingress limit when it was read) into `(status, content type, body)`
+without knowing about aiohttp.
 """
 
 from __future__ import annotations
