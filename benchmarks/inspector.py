@@ -70,7 +70,7 @@ def populate(state_dir: Path, memories: int, audit_rows: int) -> str:
     memory_ids: list[str] = []
     written = 0  # audit rows
     while len(memory_ids) < memories:
-        with store.write() as db:
+        with store.atomic() as db:
             for _ in range(min(BATCH, memories - len(memory_ids))):
                 ctx = CallContext(caller=OWNER, time_ns=host.clock.now(), canister_id=CID, method="x", db=db)
                 memory_id = str(uuid.uuid4())
@@ -97,7 +97,7 @@ def populate(state_dir: Path, memories: int, audit_rows: int) -> str:
                 written += 4
     stranger = Principal.self_authenticating(b"inspector-benchmark-stranger")
     while written < audit_rows:
-        with store.write() as db:
+        with store.atomic() as db:
             ctx = CallContext(caller=stranger, time_ns=host.clock.now(), canister_id=CID, method="x", db=db)
             for _ in range(min(BATCH, audit_rows - written)):
                 canister.cancel_upload(ctx, "no-such-session")
@@ -118,7 +118,7 @@ def populate(state_dir: Path, memories: int, audit_rows: int) -> str:
         "storage_status": {"Web2Only": None},
         "memory_entries": entries,
     }
-    with store.write() as db:
+    with store.atomic() as db:
         ctx = CallContext(caller=OWNER, time_ns=host.clock.now(), canister_id=CID, method="x", db=db)
         reply: Any = canister.store_gallery_forever(ctx, {"gallery": gallery, "owner_principal": OWNER})
         assert reply["success"], reply

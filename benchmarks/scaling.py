@@ -48,7 +48,7 @@ def populate(state_dir: Path, memories: int) -> None:
     owners = max(1, memories // MEMORIES_PER_OWNER)
     done = 0
     while done < memories:
-        with store.write() as db:
+        with store.atomic() as db:
             for _ in range(min(BATCH, memories - done)):
                 owner = Principal.self_authenticating(f"owner-{done % owners}".encode())
                 ctx = CallContext(caller=owner, time_ns=host.clock.now(), canister_id=CID, method="x", db=db)

@@ -58,7 +58,7 @@ def populate(state_dir: Path, mib: int) -> None:
         chunks = min(ASSET_CHUNKS, mib - written)
         parts = [hashlib.sha256(f"{written + i}".encode()).digest() * (MIB // 32) for i in range(chunks)]
         digest = hashlib.sha256(b"".join(parts)).hexdigest()
-        with store.write() as db:
+        with store.atomic() as db:
             ctx = CallContext(caller=owner, time_ns=host.clock.now(), canister_id=CID, method="x", db=db)
             begun: Any = canister.begin_asset_upload(ctx, str(uuid.uuid4()), digest, chunks, chunks * MIB)
             sid = begun["data"]["session"]["session_id"]
