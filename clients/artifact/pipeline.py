@@ -135,7 +135,7 @@ class CallObserver(Protocol):
 class ClientOptions:
     """How a client calls: a value, changed with ``client.with_options(**changes)``.
 
-    ``breaker=None`` means no breaker at all (the conformance suite, Locust, the uploader's last
+    ``breaker=None`` means no breaker at all (the conformance suite, Locust, the uploader's clean-up
     ``cancel_upload``); ``budget=None`` means retries are bounded by the policy alone. The defaults
     are fresh per options value, and shared by every client derived from it with ``with_options``.
     """
