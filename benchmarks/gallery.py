@@ -1,10 +1,11 @@
 """Storing a whole gallery with one client process: metadata + a 4 KiB asset + presence, per memory.
 
-The client is the project's own orchestrator (`clients.artifact.store_gallery`, default memory
-concurrency 2), fed a manifest of `--memories` memories, each with its own 4 KiB file. Per memory it
-upserts metadata, uploads the asset (begin, one chunk, commit, presence), and checks presence; it
-also reads presence in pages first and stores the gallery record last. The daily upload quota is
-raised so one caller may begin that many uploads.
+The client is the project's own orchestrator (`clients.artifact.store_gallery`, at its default
+memory concurrency unless `--memory-concurrency` is given), fed a manifest of `--memories` memories,
+each with its own 4 KiB file. Per memory it upserts metadata, uploads the asset (begin, one chunk,
+commit, presence), and checks presence; it also reads presence in pages first and stores the gallery
+record last. The daily upload quota is raised so one caller may begin that many uploads. The CPU
+seconds both processes spent during the run are reported beside the time.
 
 The floor of the whole run is the same number of calls at the call floors of this run: the update
 floor times the number of update calls the emulator saw plus the query floor times its queries (both
@@ -12,11 +13,13 @@ counted from the emulator's `/metrics`). It is sequential, like a single caller;
 overlaps two memories, so a ratio below 1 is possible and means the overlap paid off.
 
     python -m benchmarks.gallery --memories 1000 --json out.json
+    python -m benchmarks.gallery --memories 1000 --memory-concurrency 3
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import tempfile
 import time
@@ -70,6 +73,12 @@ def call_counts(admin_url: str) -> tuple[int, int]:
     return int(counts["call"]), int(counts["query"])
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of another process so far (`/proc/<pid>/stat`, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def floor_call_ms(fc: FloorClient, calls: int) -> tuple[float, float]:
     updates, queries = [], []
     for _ in range(calls):
@@ -82,7 +91,7 @@ def floor_call_ms(fc: FloorClient, calls: int) -> tuple[float, float]:
     return median(updates) * 1e3, median(queries) * 1e3
 
 
-def run(memories: int, floor_calls: int = 200) -> dict[str, Any]:
+def run(memories: int, floor_calls: int = 200, memory_concurrency: int | None = None) -> dict[str, Any]:
     quota = ["--limit", f"daily_upload_quota={max(1000, 2 * memories)}", "--quiet"]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -90,15 +99,24 @@ def run(memories: int, floor_calls: int = 200) -> dict[str, Any]:
         with floor_server(root / "floor") as floor, emulator(root / "state", [ARTIFACT], quota) as emu:
             fc = FloorClient(floor.url)
             before_update, before_query = floor_call_ms(fc, floor_calls // 2)
-            client = ArtifactClient(Connection(emu.url, generate_ed25519()))
+            connection = Connection(emu.url, generate_ed25519())
+            client = ArtifactClient(connection)
             calls_before = call_counts(emu.admin_url)
+            assert emu.proc is not None
+            emu_cpu = process_cpu_seconds(emu.proc.pid)
+            client_cpu = time.process_time()
             started = time.perf_counter()
-            outcome = store_gallery(client, manifest)
+            if memory_concurrency is None:
+                outcome = store_gallery(client, manifest)
+            else:
+                outcome = store_gallery(client, manifest, memory_concurrency=memory_concurrency)
             elapsed = time.perf_counter() - started
+            client_cpu = time.process_time() - client_cpu
+            emu_cpu = process_cpu_seconds(emu.proc.pid) - emu_cpu
             calls_after = call_counts(emu.admin_url)
             after_update, after_query = floor_call_ms(fc, floor_calls // 2)
             fc.close()
-            client.connection.close()
+            connection.close()
     if outcome.status != "complete" or not outcome.gallery_stored:
         raise AssertionError(f"gallery not stored completely: {outcome.status} {outcome.counts}")
     updates = calls_after[0] - calls_before[0]
@@ -108,6 +126,7 @@ def run(memories: int, floor_calls: int = 200) -> dict[str, Any]:
     floor_s = (updates * update_floor + queries * query_floor) / 1e3
     return {
         "memories": memories,
+        "memory_concurrency": memory_concurrency,
         "seconds": elapsed,
         "updates": updates,
         "queries": queries,
@@ -116,6 +135,8 @@ def run(memories: int, floor_calls: int = 200) -> dict[str, Any]:
         "floor_seconds": floor_s,
         "ratio": elapsed / floor_s,
         "edges": outcome.edges_written,
+        "client_cpu_seconds": client_cpu,
+        "emulator_cpu_seconds": emu_cpu,
     }
 
 
@@ -124,13 +145,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--memories", type=int, default=1000)
+    parser.add_argument(
+        "--memory-concurrency", type=int, default=None, help="default: the orchestrator's own default"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    figures = run(args.memories)
+    figures = run(args.memories, memory_concurrency=args.memory_concurrency)
     print(
         f"{figures['memories']} memories in {figures['seconds']:.2f} s "
         f"({figures['updates']} updates, {figures['queries']} queries); "
-        f"floor {figures['floor_seconds']:.2f} s, ratio {figures['ratio']:.2f}"
+        f"floor {figures['floor_seconds']:.2f} s, ratio {figures['ratio']:.2f}; CPU: client "
+        f"{figures['client_cpu_seconds']:.2f} s, emulator {figures['emulator_cpu_seconds']:.2f} s"
     )
     write_json(args.json, {"machine": machine(), "gallery": figures})
 

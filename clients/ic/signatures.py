@@ -18,6 +18,7 @@ not used.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -61,6 +62,12 @@ def subnet_node_keys(cert: Certificate, root_key_der: bytes, canister_id: bytes)
     if not keys:
         raise CertificateError(f"subnet {subnet_id.hex()} certificate lists no Ed25519 node keys")
     return keys
+
+
+@functools.lru_cache(maxsize=256)
+def _node_verify_key(der: bytes) -> VerifyKey:
+    """A node's key, built once: a subnet has a few nodes and every query is checked against them."""
+    return VerifyKey(der[len(ED25519_DER_PREFIX) :])
 
 
 def query_response_signable(response: Mapping[str, Any], request_id: bytes, timestamp: int) -> bytes:
@@ -117,6 +124,6 @@ def verify_query_response(
             raise QuerySignatureError("query signature is not bytes")
         message = query_response_signable(response, request_id, timestamp)
         try:
-            VerifyKey(node_keys[node_id][len(ED25519_DER_PREFIX) :]).verify(message, sig)
+            _node_verify_key(bytes(node_keys[node_id])).verify(message, sig)
         except (BadSignatureError, ValueError) as exc:
             raise QuerySignatureError(f"query signature by node {node_id.hex()} does not verify") from exc
