@@ -12,6 +12,7 @@ from emulator.candid.types import NAT64, TEXT
 from emulator.canisters.example import ExampleCanister, ExampleCanisterV2
 from emulator.principal import Principal
 from emulator.protocol.errors import Reject
+from emulator.protocol.state_tree import RequestStatus
 from emulator.runtime.canister import CallContext, CanisterTrap, Timer, query, update
 from emulator.runtime.clock import CanisterClock, ClockError
 from emulator.runtime.host import CanisterHost, Replied
@@ -36,7 +37,7 @@ def make_host(path: Path | str, cls: type = ExampleCanister, wall: FakeWall | No
     return CanisterHost(CID, cls, store, CanisterClock(store, wall), wall_clock=wall)
 
 
-def call(host: CanisterHost, method: str, arg: bytes = EMPTY, rid: bytes | None = None) -> object:
+def call(host: CanisterHost, method: str, arg: bytes = EMPTY, rid: bytes | None = None) -> RequestStatus:
     status = host.call(
         request_id=rid or method.encode().ljust(32, b"\0"),
         sender=ALICE,
@@ -56,9 +57,10 @@ def counter(host: CanisterHost) -> int:
 def test_update_commits_and_a_trap_rolls_back_only_its_own_message(tmp_path: Path) -> None:
     host = make_host(tmp_path / "c.sqlite3")
     status = call(host, "inc", rid=b"1" * 32)
-    assert status.status == "replied" and decode_args(status.reply, [NAT64]) == [1]
+    assert status.status == "replied" and status.reply is not None
+    assert decode_args(status.reply, [NAT64]) == [1]
     trapped = call(host, "fail", encode_args([TEXT], ["boom"]), rid=b"2" * 32)
-    assert trapped.status == "rejected"
+    assert trapped.status == "rejected" and trapped.reject is not None
     assert (int(trapped.reject.code), trapped.reject.error_code) == (5, "IC0503")
     assert trapped.reject.message.endswith("Canister called `ic0.trap` with message: 'boom'.")
     assert counter(host) == 1
@@ -75,12 +77,13 @@ def test_resubmitted_request_id_is_answered_without_running_again(tmp_path: Path
 
 def test_wrong_candid_and_unknown_methods_are_rejects_not_crashes(tmp_path: Path) -> None:
     host = make_host(tmp_path / "c.sqlite3")
-    bad = call(host, "fail", encode_args([NAT64], [5]))
-    assert bad.reject.message.startswith(
+    bad = call(host, "fail", encode_args([NAT64], [5])).reject
+    assert bad is not None and bad.message.startswith(
         f"Error from Canister {CID}: Canister called `ic0.trap` with message: "
         "'failed to decode call arguments:"
     )
-    assert call(host, "nope").reject.error_code == "IC0536"
+    missing = call(host, "nope").reject
+    assert missing is not None and missing.error_code == "IC0536"
     outcome = host.query(sender=ALICE, method="inc", arg=EMPTY)
     assert isinstance(outcome, Reject) and "has no query method 'inc'" in outcome.message
 
