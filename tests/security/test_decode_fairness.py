@@ -12,6 +12,8 @@ per caller, the bombs would all run at once and none would wait.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 import threading
 import time
@@ -23,6 +25,8 @@ import pytest
 
 from benchmarks.hostile_decode import all_cases
 from clients.ic import Connection, Reject, generate_ed25519
+from emulator.principal import Principal
+from emulator.server.decoding import DecodeScheduler
 from tests.e2e.artifact_calls import CANISTER
 from tests.emulator_process import EmulatorProcess
 
@@ -85,3 +89,37 @@ def test_a_query_is_answered_while_one_callers_costly_decodes_wait_in_its_line(e
     assert bombs_answered_before_probe < BOMBS, answered
     assert answered.index("probe") < len(answered) - 1  # some bomb was answered after the probe
     assert decodes(emu.admin_url, "waiting") == decodes(emu.admin_url, "running") == 0
+
+
+def test_the_scheduler_gives_each_caller_one_turn_and_others_go_past() -> None:
+    """In-process, with decodes that block until released: the lines, not the clock, decide the order."""
+    scheduler = DecodeScheduler(threads=4, per_caller=1)
+    release = threading.Event()
+    started: list[str] = []
+
+    def blocked(name: str) -> str:
+        started.append(name)
+        assert release.wait(HANG_GUARD), "never released"
+        return name
+
+    async def scenario() -> list[str]:
+        attacker, other = Principal.self_authenticating(b"attacker"), Principal.self_authenticating(b"other")
+        bombs = [
+            asyncio.create_task(scheduler.run(attacker, functools.partial(blocked, f"bomb{n}")))
+            for n in range(3)
+        ]
+        while not started:  # the first bomb holds the attacker's turn
+            await asyncio.sleep(0)
+        assert (scheduler.running, scheduler.waiting) == (1, 2)
+        answered = await asyncio.wait_for(scheduler.run(other, lambda: "probe"), HANG_GUARD)
+        assert (scheduler.running, scheduler.waiting) == (1, 2)  # the attacker's line did not move
+        release.set()
+        return [answered, *await asyncio.wait_for(asyncio.gather(*bombs), HANG_GUARD)]
+
+    try:
+        assert asyncio.run(scenario()) == ["probe", "bomb0", "bomb1", "bomb2"]
+        assert started == ["bomb0", "bomb1", "bomb2"]  # one at a time, in arrival order
+        assert (scheduler.running, scheduler.waiting, scheduler.completed) == (0, 0, 4)
+    finally:
+        release.set()
+        scheduler.close()
