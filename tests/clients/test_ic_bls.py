@@ -45,3 +45,12 @@ def test_signature_from_our_test_signer_matches_the_vector() -> None:
 )
 def test_malformed_inputs_are_false_not_errors(sig: bytes, pk: bytes) -> None:
     assert verify_bls(sig, MSG, pk) is False
+
+
+def test_a_cached_key_still_refuses_what_it_refused_and_accepts_what_it_accepted() -> None:
+    # verify_bls keeps decoded public keys: the second round answers from the cache.
+    for _ in range(2):
+        assert verify_bls(SIG, MSG, PK)
+        assert not verify_bls(SIG, MSG[:-1] + bytes([MSG[-1] ^ 1]), PK)
+        assert not verify_bls(SIG, MSG, bytes([0xC0]) + b"\x00" * 95)
+        assert not verify_bls(b"\xff" * 48, MSG, PK)
