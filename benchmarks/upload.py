@@ -35,13 +35,14 @@ def make_source(mib: int) -> bytes:
 
 
 def upload_seconds(url: str, data: bytes, concurrency: int) -> float:
-    client = ArtifactClient(Connection(url, generate_ed25519()))
+    connection = Connection(url, generate_ed25519())
+    client = ArtifactClient(connection)
     started = time.perf_counter()
     result = upload(client, str(uuid.uuid4()), data, concurrency=concurrency)
     elapsed = time.perf_counter() - started
     if not (result.completed and result.presence_verified and result.size == len(data)):
         raise AssertionError(f"upload did not complete: {result}")
-    client.connection.close()
+    connection.close()
     return elapsed
 
 
