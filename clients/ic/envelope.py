@@ -146,7 +146,30 @@ def build_envelope(
     Identities carrying ``delegations`` (icp-py-core's ``DelegateIdentity``) get
     ``sender_delegation`` and their delegated public key.
     """
-    rid = request_id(content)
+    return _envelope(
+        content,
+        identity,
+        request_id(content),
+        tamper_signature=tamper_signature,
+        sender_pubkey=sender_pubkey,
+        omit=omit,
+        extra=extra,
+        self_describe=self_describe,
+    )
+
+
+def _envelope(
+    content: Mapping[str, Any],
+    identity: Any,
+    rid: bytes,
+    *,
+    tamper_signature: bool = False,
+    sender_pubkey: bytes | None = None,
+    omit: Iterable[str] = (),
+    extra: Mapping[str, Any] | None = None,
+    self_describe: bool = True,
+) -> bytes:
+    """``build_envelope`` for a request id already computed (see ``sign_envelope``)."""
     der, sig = identity.sign(REQUEST_DOMAIN_SEPARATOR + rid)
     envelope: dict[str, Any] = {"content": dict(content)}
     if der is not None and sig is not None:
@@ -168,5 +191,10 @@ def build_envelope(
 
 
 def sign_envelope(content: Mapping[str, Any], identity: Any) -> tuple[bytes, bytes]:
-    """``(request_id, envelope_bytes)`` for a well-formed request."""
-    return request_id(content), build_envelope(content, identity)
+    """``(request_id, envelope_bytes)`` for a well-formed request.
+
+    The request id is computed once and used for both: it hashes the whole argument, so computing
+    it again for the signature cost a second SHA-256 of every 1 MiB chunk (~0.6 ms of client CPU).
+    """
+    rid = request_id(content)
+    return rid, _envelope(content, identity, rid)

@@ -124,3 +124,14 @@ def test_anonymous_cannot_be_tampered() -> None:
     anon = anonymous_identity()
     with pytest.raises(ValueError, match="anonymous"):
         build_envelope(_v3_content(b"\x04"), anon, tamper_signature=True)
+
+
+def test_sign_envelope_hashes_once_and_signs_what_build_envelope_signs() -> None:
+    # sign_envelope reuses its request id for the signature; the bytes must not change for that.
+    identity = Ed25519Identity(SEED)
+    content = call_content(identity.sender().bytes, CANISTER, "put_chunk", b"\x5a" * (1 << 20), nonce=b"n" * 16)
+    rid, body = sign_envelope(content, identity)
+    assert rid == request_id(content)
+    assert body == build_envelope(content, identity)
+    envelope = decode_cbor(body)
+    VerifyKey(identity.der_pubkey[-32:]).verify(REQUEST_DOMAIN_SEPARATOR + rid, envelope["sender_sig"])
