@@ -129,7 +129,8 @@ def test_anonymous_cannot_be_tampered() -> None:
 def test_sign_envelope_hashes_once_and_signs_what_build_envelope_signs() -> None:
     # sign_envelope reuses its request id for the signature; the bytes must not change for that.
     identity = Ed25519Identity(SEED)
-    content = call_content(identity.sender().bytes, CANISTER, "put_chunk", b"\x5a" * (1 << 20), nonce=b"n" * 16)
+    chunk = b"\x5a" * (1 << 20)
+    content = call_content(identity.sender().bytes, CANISTER, "put_chunk", chunk, nonce=b"n" * 16)
     rid, body = sign_envelope(content, identity)
     assert rid == request_id(content)
     assert body == build_envelope(content, identity)
