@@ -71,7 +71,7 @@ def test_v4_call_and_read_state_ids() -> None:
         nonce=bytes.fromhex(v4["nonce_hex"]),
     )
     assert request_id(call).hex() == v4["request_id_hex"]
-    paths = [["request_status", bytes.fromhex(v4["request_id_hex"])], ["time"]]
+    paths: list[list[bytes | str]] = [["request_status", bytes.fromhex(v4["request_id_hex"])], ["time"]]
     assert (
         request_id(read_state_content(sender, paths, ingress_expiry=EXPIRY)).hex()
         == (VECTORS["V4_read_state"]["request_id_hex"])
