@@ -35,6 +35,7 @@ from pathlib import Path
 from clients.ic import generate_ed25519
 from clients.ic.candid import encode_args
 from clients.ic.envelope import build_envelope, call_content
+from contract import ARTIFACT_CANISTER_ID
 from emulator.candid.decoder import decode_args
 from emulator.candid.types import NAT8 as CANDID_NAT8
 from emulator.candid.types import NAT32, TEXT, Type, Vec
@@ -43,7 +44,7 @@ from emulator.protocol.certificate import RootKey
 from emulator.protocol.request_id import request_id
 
 MIB = 1024 * 1024
-CANISTER = "uxrrr-q7777-77774-qaaaq-cai"
+CANISTER = ARTIFACT_CANISTER_ID
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS sessions (sid INTEGER PRIMARY KEY, received INTEGER NOT NULL)",

@@ -1,7 +1,7 @@
 """Start-up time to the first accepted call, with an empty state directory and with `--gib` GiB of state.
 
 Measured from the caller's side, as a developer or CI job experiences it: from spawning
-`python -m emulator emulator …` to the first signed query that the canister answers. The floor is the
+`python -m storeforever emulator …` to the first signed query that the canister answers. The floor is the
 same measurement for the bare floor server (interpreter start, aiohttp and the crypto libraries
 imported, socket bound, first request answered). Starts alternate floor / empty / full, `--rounds`
 times, and medians are reported.
@@ -93,7 +93,7 @@ def emulator_startup(state_dir: Path) -> float:
     cmd = [
         sys.executable,
         "-m",
-        "emulator",
+        "storeforever",
         "emulator",
         "--port",
         "0",

@@ -1,6 +1,6 @@
 """Client commands of ``storeforever``: upload, store-gallery, presence, progress, sessions, cancel.
 
-``register(subparsers)`` adds them to the project's one entry point (``emulator/cli.py``);
+``register(subparsers)`` adds them to the project's one entry point (``storeforever/cli.py``);
 ``main(argv)`` runs them standalone (``python -m clients.cli …``). They talk to any IC target, the
 emulator or a dfx replica, through ``clients.artifact``.
 

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 
 from clients.edges import cli_args as edges_args
+from contract import ARTIFACT_CANISTER_ID, DEFAULT_URL
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -21,9 +22,7 @@ EXIT_UNAVAILABLE = 4
 EXIT_PARTIAL = 5
 EXIT_INTERRUPTED = 130
 
-DEFAULT_URL = "http://127.0.0.1:4943"
-# What a fresh `dfx deploy` gives the first canister (PocketIC-based dfx); the emulator's default too.
-DEFAULT_CANISTER_ID = "uxrrr-q7777-77774-qaaaq-cai"
+DEFAULT_CANISTER_ID = ARTIFACT_CANISTER_ID
 
 EXIT_CODES_HELP = """\
 exit codes:

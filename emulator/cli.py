@@ -1,7 +1,8 @@
-"""`storeforever`: the project's one command line entry point.
+"""The emulator's own command line: its options, the configuration they make, and the server start.
 
-`storeforever emulator` starts the local replica; its subcommands drive a running emulator through
-the admin API. Client commands (upload, store-gallery, …) live in `clients.cli` and are mounted here.
+`storeforever emulator` (composed in `storeforever.cli` with the admin and client commands) uses
+these; this module imports nothing of the client side, so a principal given as a PEM identity file is
+resolved by a function the composing CLI passes in.
 """
 
 from __future__ import annotations
@@ -12,21 +13,15 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from clients import cli_args as client_cli
-from emulator import admin_cli, dev_env
+from contract import ARTIFACT_CANISTER_ID, DEFAULT_ADMIN_PORT, DEFAULT_PORT
+from emulator import dev_env
 from emulator.canisters import load_kind
 from emulator.principal import Principal
-from emulator.server.config import (
-    DEFAULT_ADMIN_PORT,
-    DEFAULT_CANISTER_ID,
-    DEFAULT_PORT,
-    DEFAULT_STATE_DIR,
-    CanisterSpec,
-    EmulatorConfig,
-)
+from emulator.server.config import DEFAULT_STATE_DIR, CanisterSpec, EmulatorConfig
 from emulator.server.connections import ConnectionLimits
 
 DEFAULT_KIND = "artifact"
@@ -34,25 +29,21 @@ DEFAULT_KIND = "artifact"
 
 def _canister_spec(text: str) -> CanisterSpec:
     kind, sep, cid = text.partition("=")
-    return CanisterSpec(kind, Principal.from_text(cid if sep else DEFAULT_CANISTER_ID))
+    return CanisterSpec(kind, Principal.from_text(cid if sep else ARTIFACT_CANISTER_ID))
 
 
-def _controller(text: str) -> Principal:
-    """A principal, or a PEM identity file (what `icp identity export` / `dfx identity export` write)."""
-    if Path(text).is_file():
-        from clients.ic.identity import load_pem_file, principal_of
-
-        try:
-            return Principal.from_text(principal_of(load_pem_file(text)))
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{text}: not a PEM identity ({exc})") from exc
+def principal_arg(text: str) -> Principal:
+    """`--controller` as the emulator alone understands it: a textual principal."""
     try:
         return Principal.from_text(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a principal nor a PEM file") from exc
+        raise argparse.ArgumentTypeError(f"{text!r} is not a principal") from exc
 
 
-def add_emulator_options(p: argparse.ArgumentParser) -> None:
+def add_emulator_options(
+    p: argparse.ArgumentParser, controller: Callable[[str], Principal] = principal_arg
+) -> None:
+    """The server's options; `controller` turns a `--controller` value into a principal."""
     p.add_argument("--host", default="127.0.0.1", help="address of the IC HTTP interface (default 127.0.0.1)")
     p.add_argument(
         "--port",
@@ -84,12 +75,12 @@ def add_emulator_options(p: argparse.ArgumentParser) -> None:
         type=_canister_spec,
         metavar="KIND[=ID]",
         help=f"host a canister of KIND (artifact, example, or module:Class) under ID "
-        f"(default {DEFAULT_KIND}={DEFAULT_CANISTER_ID}); repeatable",
+        f"(default {DEFAULT_KIND}={ARTIFACT_CANISTER_ID}); repeatable",
     )
     p.add_argument(
         "--controller",
         action="append",
-        type=_controller,
+        type=controller,
         default=[],
         metavar="PRINCIPAL|PEM",
         help="controller of every hosted canister (management canister calls, read_state controllers), "
@@ -266,28 +257,3 @@ def run_emulator(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     asyncio.run(serve(config, args.port_file, args.write_env))
     return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="storeforever", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    emu = sub.add_parser(
-        "emulator",
-        help="start the local IC replica (or control a running one)",
-        description="Start a local IC replica hosting the Store Forever canister on http://127.0.0.1:4943.",
-    )
-    add_emulator_options(emu)
-    emu.set_defaults(func=run_emulator)
-    admin_cli.register(emu)
-    client_cli.register(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

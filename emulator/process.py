@@ -17,8 +17,10 @@ from pathlib import Path
 
 import httpx
 
-EXAMPLE_ID = "u6s2n-gx777-77774-qaaba-cai"
-DEFAULT_ID = "uxrrr-q7777-77774-qaaaq-cai"
+from contract import ARTIFACT_CANISTER_ID as DEFAULT_ID
+from contract import EXAMPLE_CANISTER_ID as EXAMPLE_ID
+
+__all__ = ["DEFAULT_ID", "EXAMPLE_ID", "EmulatorProcess"]
 
 
 @dataclass
@@ -43,7 +45,7 @@ class EmulatorProcess:
         cmd = [
             sys.executable,
             "-m",
-            "emulator",
+            "storeforever",
             "emulator",
             "--port",
             "0",

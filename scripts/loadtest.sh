@@ -65,7 +65,7 @@ trap 'exit 130' INT TERM
 if [ -z "$url" ]; then
   mapfile -t emulator_args < <("$PY" -m loadtests.profile emulator-args "$profile_path")
   echo "loadtest.sh: starting an emulator with: ${emulator_args[*]}"
-  "$PY" -m emulator emulator --port 0 --admin-port 0 --state-dir "$scratch/state" \
+  "$PY" -m storeforever emulator --port 0 --admin-port 0 --state-dir "$scratch/state" \
     --port-file "$scratch/ports.json" --canister "artifact=$canister_id" --quiet \
     "${emulator_args[@]}" >"$report_dir/emulator.log" 2>&1 &
   pids+=($!)

@@ -46,7 +46,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-(cd "$repo" && exec "$PY" -m emulator emulator --port 0 --admin-port 0 --state-dir "$work/state" \
+(cd "$repo" && exec "$PY" -m storeforever emulator --port 0 --admin-port 0 --state-dir "$work/state" \
   --write-env "$work/emulator.env" --quiet "${emulator_args[@]}") > "$work/emulator.log" 2>&1 &
 pid=$!
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emulator.server.config import DEFAULT_ADMIN_PORT, DEFAULT_CANISTER_ID
+from contract import ARTIFACT_CANISTER_ID, DEFAULT_ADMIN_URL
 
 if TYPE_CHECKING:
     from clients.admin import AdminClient
@@ -89,9 +89,9 @@ def register(emulator_parser: argparse.ArgumentParser) -> None:
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--admin-url", default=f"http://127.0.0.1:{DEFAULT_ADMIN_PORT}", help="admin API URL")
+        p.add_argument("--admin-url", default=DEFAULT_ADMIN_URL, help="admin API URL")
         p.add_argument("--admin-token", default=None, help="bearer token, if the emulator requires one")
-        p.add_argument("--canister-id", default=DEFAULT_CANISTER_ID, help="canister to act on")
+        p.add_argument("--canister-id", default=ARTIFACT_CANISTER_ID, help="canister to act on")
         p.set_defaults(func=run)
         return p
 

@@ -16,8 +16,8 @@ reply as is: ``register`` (a bool), ``get_*`` lookups (None when absent). Each r
 function below (``icp_record``, ``plain_record``, ``optional``…), named by the reply shape it reads.
 
 Queries go to the query endpoint and updates to the call endpoint, as the ``.did`` declares them.
-The interface is the canister's own ``.did`` file, read as text (``emulator/canisters/artifact/
-artifact.did`` next to this package, or ``did_text=``); no emulator code is imported.
+The interface is the canister's own ``.did`` file, read as text (``contract/artifact.did``, the one
+copy the emulator serves too, or ``did_text=``); no emulator code is imported.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from clients.cli_args import DEFAULT_CANISTER_ID
 from clients.ic.candid import DidService
 from clients.ic.identity import principal_of
+from contract import ARTIFACT_CANISTER_ID as DEFAULT_CANISTER_ID
+from contract import artifact_did
 
 from .errors import error_from_code, error_from_message
 from .pipeline import Call, CanisterConnection, Check, ClientOptions, Exchange, compose
@@ -64,7 +65,6 @@ from .types import (
 
 __all__ = [
     "DEFAULT_CANISTER_ID",
-    "DID_PATH",
     "ArtifactClient",
     "TargetLimits",
     "as_is",
@@ -79,8 +79,6 @@ __all__ = [
     "plain_record",
 ]
 
-DID_PATH = Path(__file__).resolve().parents[2] / "emulator" / "canisters" / "artifact" / "artifact.did"
-"""Where the canister's interface lives, both in a checkout and in an installed wheel (package data)."""
 
 R = TypeVar("R", bound=CandidRecord)
 T = TypeVar("T")
@@ -102,7 +100,11 @@ class TargetLimits:
 
 
 def load_artifact_did(path: str | Path | None = None) -> str:
-    target = Path(path) if path is not None else DID_PATH
+    """The interface the client speaks: `contract/artifact.did` (the emulator serves the same file),
+    or another `.did` file, for a target built from a different version of the contract."""
+    if path is None:
+        return artifact_did()
+    target = Path(path)
     try:
         return target.read_text(encoding="utf-8")
     except OSError as exc:

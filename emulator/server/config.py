@@ -6,20 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contract import DEFAULT_ADMIN_PORT, DEFAULT_PORT
 from emulator.principal import Principal
 from emulator.server.connections import ConnectionLimits
 
-# dfx (PocketIC-based, 0.25+) gives the first canister of a fresh project this id, so a Next.js
-# `.env` written against `dfx deploy` keeps working against the emulator unchanged.
-DEFAULT_CANISTER_ID = "uxrrr-q7777-77774-qaaaq-cai"
-SECOND_CANISTER_ID = "u6s2n-gx777-77774-qaaba-cai"
 # The application-subnet range PocketIC allocates from; agents check the canister lies inside it.
 CANISTER_RANGE = (
     Principal(bytes.fromhex("ffffffffff9000000101")),
     Principal(bytes.fromhex("ffffffffff9fffff0101")),
 )
-DEFAULT_PORT = 4943
-DEFAULT_ADMIN_PORT = 4944
 DEFAULT_STATE_DIR = Path(".storeforever")
 
 

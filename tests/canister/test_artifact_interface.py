@@ -21,7 +21,7 @@ from tests.vectors import contract_candid
 rust_parser = pytest.importorskip("_ic_candid_core._ic_candid_core")
 
 VECTORS = contract_candid()["methods"]
-DID_PATH = Path(__file__).resolve().parents[2] / "emulator" / "canisters" / "artifact" / "artifact.did"
+DID_PATH = Path(__file__).resolve().parents[2] / "contract" / "artifact.did"
 
 # Methods of the contract (sections 2.2, 2.3) with their modes.
 CONTRACT_METHODS = {

@@ -34,7 +34,7 @@ case "$1" in
   identity) if [ "$2" = whoami ]; then echo default; else cat "$FAKE_PEM"; fi ;;
   deploy)
     if [[ " $* " == *" --mode upgrade "* ]]; then
-      exec "$FAKE_PY" -m emulator emulator upgrade --admin-url "$FAKE_ADMIN" > /dev/null
+      exec "$FAKE_PY" -m storeforever emulator upgrade --admin-url "$FAKE_ADMIN" > /dev/null
     fi ;;
 esac
 exit 0

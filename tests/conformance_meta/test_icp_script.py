@@ -39,7 +39,7 @@ case "$1" in
            [ "$2" = start ] && touch "$FAKE_ICP_LOG.started" ;;
   deploy)
     if [[ " $* " == *" --mode upgrade "* ]]; then
-      exec "$FAKE_PY" -m emulator emulator upgrade --admin-url "$FAKE_ADMIN" > /dev/null
+      exec "$FAKE_PY" -m storeforever emulator upgrade --admin-url "$FAKE_ADMIN" > /dev/null
     fi ;;
 esac
 exit 0

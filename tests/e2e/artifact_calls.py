@@ -10,14 +10,12 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from clients.ic import Connection
+from contract import artifact_did
 
-DID = (
-    Path(__file__).resolve().parents[2] / "emulator" / "canisters" / "artifact" / "artifact.did"
-).read_text()
+DID = artifact_did()
 CANISTER = "uxrrr-q7777-77774-qaaaq-cai"
 
 

@@ -88,7 +88,7 @@ class Cli:
     @staticmethod
     def command(emulator: EmulatorProcess, *args: str) -> list[str]:
         common = ["--url", emulator.url, "--json", "--quiet", "--retries", "0"]
-        return [sys.executable, "-m", "emulator", *args, *common]
+        return [sys.executable, "-m", "storeforever", *args, *common]
 
     def __call__(self, emulator: EmulatorProcess, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

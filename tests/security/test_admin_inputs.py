@@ -22,7 +22,7 @@ from tests.client.conftest import downloaded_sha256, make_client, new_id, sha256
 from tests.emulator_process import DEFAULT_ID, EXAMPLE_ID, EmulatorProcess
 
 JSON = {"Content-Type": "application/json"}
-CLI = [sys.executable, "-m", "emulator", "emulator"]
+CLI = [sys.executable, "-m", "storeforever", "emulator"]
 CLOCK = f"/canisters/{DEFAULT_ID}/clock/advance"
 
 

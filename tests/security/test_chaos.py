@@ -46,7 +46,7 @@ class Emulator:
     def start(self) -> None:
         self.port_file.unlink(missing_ok=True)
         cmd = [
-            sys.executable, "-m", "emulator", "emulator", "--quiet",
+            sys.executable, "-m", "storeforever", "emulator", "--quiet",
             "--port", str(self.ports[0]), "--admin-port", str(self.ports[1]),
             "--state-dir", str(self.state_dir), "--port-file", str(self.port_file),
             "--canister", f"artifact={DEFAULT_ID}", "--timer-tick", "0.2",

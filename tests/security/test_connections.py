@@ -25,6 +25,7 @@ import pytest
 from clients.admin import AdminClient
 from clients.ic import Connection, generate_ed25519
 from clients.ic.envelope import build_envelope, call_content
+from contract import artifact_did
 from emulator.candid import encode_args, parse_did
 from tests.e2e.artifact_calls import CANISTER, Artifact, new_id
 from tests.emulator_process import EmulatorProcess
@@ -33,9 +34,7 @@ from tests.security.conftest import probe_status
 HANG_GUARD = 60.0
 IDLE_TIMEOUT = 1.0
 BODY_TIMEOUT = 8.0  # body-idle is a quarter of it: 2 s
-DID = parse_did(
-    (Path(__file__).resolve().parents[2] / "emulator/canisters/artifact/artifact.did").read_text()
-)
+DID = parse_did(artifact_did())
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ def closed_port_url() -> str:
 
 def storeforever(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "emulator", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "storeforever", *args], cwd=REPO, capture_output=True, text=True, timeout=120
     )
 
 

@@ -188,7 +188,7 @@ def test_sigkill_mid_gallery_then_rerun_leaves_nothing_migrating_and_no_duplicat
         edges_db,
     ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", *args, "--quiet"],
+        [sys.executable, "-m", "storeforever", *args, "--quiet"],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

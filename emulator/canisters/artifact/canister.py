@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, ClassVar, TypeVar, cast
 
+from contract import artifact_did
 from emulator.canisters.artifact import galleries, inspection, log_lines, metadata, uploads
 from emulator.canisters.artifact.audit import AuditEntry, outcome_of, record
 from emulator.canisters.artifact.errors import run
@@ -57,10 +58,6 @@ log = logging.getLogger("emulator.canisters.artifact")
 
 API_VERSION = "1.0.0"
 CLEANUP_TIMER = "artifact-cleanup"
-
-
-def _load_candid() -> str:
-    return (resources.files("emulator.canisters.artifact") / "artifact.did").read_text(encoding="utf-8")
 
 
 def candid_name(name: str) -> Callable[[F], F]:
@@ -135,7 +132,7 @@ def _metadata_size(
 
 
 class ArtifactCanister(Canister):
-    CANDID: ClassVar[str] = _load_candid()
+    CANDID: ClassVar[str] = artifact_did()  # the one copy, shared with the client (contract/)
     VERSION: ClassVar[str] = "1"
     CONFIG_KEYS: ClassVar[tuple[str, ...]] = CONFIG_KEYS
 
@@ -145,15 +142,16 @@ class ArtifactCanister(Canister):
 
     @classmethod
     def module_hash(cls) -> bytes:
-        """Covers the whole package, not just this module.
+        """Covers the whole package and the interface it serves, not just this module.
 
         The host runs `post_upgrade` (schema migrations) on a restart only when the hash changed; a
-        change confined to `schema.py` or `uploads.py` must count as new code too.
+        change confined to `schema.py`, `uploads.py` or `contract/artifact.did` must count as new code.
         """
         digest = hashlib.sha256(super().module_hash())
+        digest.update(b"artifact.did\0" + cls.CANDID.encode())
         package = resources.files("emulator.canisters.artifact")
         for entry in sorted(package.iterdir(), key=lambda e: e.name):
-            if entry.name.endswith((".py", ".did")):
+            if entry.name.endswith(".py"):
                 digest.update(entry.name.encode() + b"\0" + entry.read_bytes())
         return digest.digest()
 

@@ -1,0 +1,3 @@
+from storeforever.cli import main
+
+raise SystemExit(main())
