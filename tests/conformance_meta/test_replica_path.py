@@ -38,7 +38,8 @@ def replica_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Suit
         profile.write_text(
             'name = "emulator-as-replica"\n[limits]\n' + "".join(f"{k} = {v}\n" for k, v in limits.items())
         )
-        upgrade = f"{shlex.quote(sys.executable)} -m storeforever emulator upgrade --admin-url {proc.admin_url}"
+        python = shlex.quote(sys.executable)
+        upgrade = f"{python} -m storeforever emulator upgrade --admin-url {proc.admin_url}"
         run = run_suite(
             [
                 "conformance",

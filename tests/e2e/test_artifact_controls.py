@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -72,7 +73,7 @@ def test_expiry_releases_the_slot_and_the_timer_frees_chunk_bytes(art: Artifact,
 def test_twenty_concurrent_begins_leave_exactly_three_active_sessions(art: Artifact) -> None:
     data = os.urandom(100)
 
-    def begin(_: int) -> object:
+    def begin(_: int) -> Any:
         return art.raw("begin_asset_upload", new_id(), sha(data), 1, len(data))
 
     with ThreadPoolExecutor(max_workers=20) as pool:

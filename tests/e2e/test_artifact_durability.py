@@ -99,9 +99,11 @@ def test_installing_another_version_changes_module_hash_and_keeps_state(emu: Emu
     before = conn.read_state(CANISTER, [["canister", CANISTER_BYTES, "module_hash"]])
     result = admin.upgrade(CANISTER, "tests.e2e.canister_versions:ArtifactNext")
     after = conn.read_state(CANISTER, [["canister", CANISTER_BYTES, "module_hash"]])
-    path = ["canister", CANISTER_BYTES, "module_hash"]
-    assert before.lookup(path).hex() == result["previous_module_hash"]
-    assert after.lookup(path).hex() == result["module_hash"] != result["previous_module_hash"]
+    path: list[bytes | str] = ["canister", CANISTER_BYTES, "module_hash"]
+    old_hash, new_hash = before.lookup(path), after.lookup(path)
+    assert old_hash is not None and new_hash is not None
+    assert old_hash.hex() == result["previous_module_hash"]
+    assert new_hash.hex() == result["module_hash"] != result["previous_module_hash"]
     assert art.raw("get_api_version") == "next"
     world.verify(admin)
     world.finish(admin)

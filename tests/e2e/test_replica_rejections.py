@@ -67,8 +67,12 @@ class Case:
     text: str  # exact text, or a prefix when it ends with "…"
 
 
+def _sender(conn: Connection) -> bytes:
+    return bytes(conn.identity.sender().bytes)
+
+
 def _call(conn: Connection, **kw: object) -> dict[str, object]:
-    return call_content(conn.principal_bytes, EXAMPLE_ID, "inc", EMPTY_ARGS, **kw)  # type: ignore[arg-type]
+    return call_content(_sender(conn), EXAMPLE_ID, "inc", EMPTY_ARGS, **kw)  # type: ignore[arg-type]
 
 
 def _now() -> int:
@@ -93,7 +97,7 @@ CASES = [
     Case(
         "query sent to call endpoint",
         "/v4/canister/{cid}/call",
-        lambda c: build_envelope(query_content(c.principal_bytes, EXAMPLE_ID, "get", EMPTY_ARGS), c.identity),
+        lambda c: build_envelope(query_content(_sender(c), EXAMPLE_ID, "get", EMPTY_ARGS), c.identity),
         400,
         "Could not parse body as call message: unknown variant `query`, expected `call`",
     ),
@@ -156,7 +160,7 @@ CASES = [
         "/v4/canister/{cid}/call",
         lambda c: build_envelope(
             call_content(
-                c.principal_bytes,
+                _sender(c),
                 EXAMPLE_ID,
                 "echo_blob",
                 encode([{"type": Types.Vec(Types.Nat8), "value": os.urandom(2 * 1024 * 1024)}]),
@@ -183,9 +187,7 @@ CASES = [
         "unsupported read_state path",
         "/v3/canister/{cid}/read_state",
         lambda c: build_envelope(
-            read_state_content(
-                c.principal_bytes, [["canister", principal_bytes(EXAMPLE_ID), "certified_data"]]
-            ),
+            read_state_content(_sender(c), [["canister", principal_bytes(EXAMPLE_ID), "certified_data"]]),
             c.identity,
         ),
         404,
@@ -200,9 +202,7 @@ def _matches(text: str, expected: str) -> bool:
 
 @pytest.fixture(scope="module")
 def conn(emulator: EmulatorProcess) -> Connection:
-    connection = Connection(emulator.url, generate_ed25519())
-    connection.principal_bytes = bytes(connection.identity.sender().bytes)  # type: ignore[attr-defined]
-    return connection
+    return Connection(emulator.url, generate_ed25519())
 
 
 def _counter(conn: Connection) -> int:
@@ -228,7 +228,7 @@ def test_refused_with_exact_text_and_nothing_changes(
 
 def test_unknown_canister_is_a_non_replicated_reject(conn: Connection, emulator: EmulatorProcess) -> None:
     unknown = "ufxgi-4p777-77774-qaadq-cai"  # in the subnet's range, never created
-    body = build_envelope(call_content(conn.principal_bytes, unknown, "inc", EMPTY_ARGS), conn.identity)  # type: ignore[attr-defined]
+    body = build_envelope(call_content(_sender(conn), unknown, "inc", EMPTY_ARGS), conn.identity)
     response = httpx.post(
         f"{emulator.url}/api/v4/canister/{unknown}/call",
         content=body,
@@ -250,7 +250,7 @@ def test_unknown_canister_is_a_non_replicated_reject(conn: Connection, emulator:
 def test_read_state_of_another_senders_request_is_forbidden(
     conn: Connection, emulator: EmulatorProcess
 ) -> None:
-    content = call_content(conn.principal_bytes, EXAMPLE_ID, "inc", EMPTY_ARGS)  # type: ignore[attr-defined]
+    content = call_content(_sender(conn), EXAMPLE_ID, "inc", EMPTY_ARGS)
     assert (
         httpx.post(
             f"{emulator.url}/api/v4/canister/{EXAMPLE_ID}/call",
@@ -260,7 +260,7 @@ def test_read_state_of_another_senders_request_is_forbidden(
         == 200
     )
     other = generate_ed25519()
-    paths = [["request_status", request_id(content)]]
+    paths: list[list[bytes | str]] = [["request_status", request_id(content)]]
     body = build_envelope(read_state_content(bytes(other.sender().bytes), paths), other)
     response = httpx.post(
         f"{emulator.url}/api/v3/canister/{EXAMPLE_ID}/read_state",
@@ -275,7 +275,7 @@ def test_resubmitted_request_is_answered_from_the_stored_status(
     conn: Connection, emulator: EmulatorProcess
 ) -> None:
     """The same signed call twice executes once: the second answer is the first one's certificate."""
-    content = call_content(conn.principal_bytes, EXAMPLE_ID, "inc", EMPTY_ARGS)  # type: ignore[attr-defined]
+    content = call_content(_sender(conn), EXAMPLE_ID, "inc", EMPTY_ARGS)
     body = build_envelope(content, conn.identity)
     url = f"{emulator.url}/api/v4/canister/{EXAMPLE_ID}/call"
     first = httpx.post(url, content=body, headers={"Content-Type": "application/cbor"})
