@@ -21,8 +21,7 @@ from contract import ARTIFACT_CANISTER_ID, DEFAULT_ADMIN_PORT, DEFAULT_PORT
 from emulator import dev_env
 from emulator.canisters import load_kind
 from emulator.principal import Principal
-from emulator.server.config import DEFAULT_STATE_DIR, CanisterSpec, EmulatorConfig
-from emulator.server.connections import ConnectionLimits
+from emulator.server.config import DEFAULT_STATE_DIR, CanisterSpec, ConnectionLimits, EmulatorConfig
 
 DEFAULT_KIND = "artifact"
 

@@ -26,7 +26,7 @@ from emulator.runtime.clock import ClockError
 from emulator.runtime.host import CanisterHost
 from emulator.runtime.stable_store import is_storage_failure
 from emulator.server import admin_inputs
-from emulator.server.admin_guard import ZIP_TYPE, AdminListener, same_origin_guard
+from emulator.server.admin_guard import ZIP_TYPE, same_origin_guard
 from emulator.server.admin_openapi import OPENAPI
 from emulator.server.app_keys import (
     ADMIN_LISTENER,
@@ -36,6 +36,7 @@ from emulator.server.app_keys import (
     RESTORE_LOCK,
     WORK_DIR,
 )
+from emulator.server.config import AdminListener
 from emulator.server.faults import FaultRule, FaultRuleError
 from emulator.server.inspector import setup_inspector
 from emulator.server.metrics import EmulatorMetrics

@@ -36,15 +36,14 @@ import hmac
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from emulator.server.app_keys import ADMIN_LISTENER
+from emulator.server.config import AdminListener
 
 TOKEN_COOKIE = "sf_admin_token"
-OPEN_PATHS = frozenset({"/health", "/ready"})
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 JSON_TYPE = "application/json"
 ZIP_TYPE = "application/zip"
@@ -52,19 +51,6 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class AdminListener:
-    """Where the admin app listens. `port` is filled in once the socket is bound (port 0 = any)."""
-
-    bind_host: str = "127.0.0.1"
-    port: int | None = None
-    token: str | None = None
-    # Paths answered without the token (the inspector adds its login page here).
-    open_paths: set[str] = field(default_factory=lambda: set(OPEN_PATHS))
-    # Non-JSON content types allowed on a state-changing route: (method, path) -> content type.
-    upload_types: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class GuardRefusal(Exception):

@@ -16,8 +16,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     import jinja2
 
-    from emulator.server.admin_guard import AdminListener
-    from emulator.server.connections import ConnectionLimits
+    from emulator.server.config import AdminListener, ConnectionLimits
     from emulator.server.inspector.events import UploadBroadcaster
     from emulator.server.metrics import EmulatorMetrics
     from emulator.server.replica import Replica

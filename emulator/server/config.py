@@ -8,7 +8,6 @@ from typing import Any
 
 from contract import DEFAULT_ADMIN_PORT, DEFAULT_PORT
 from emulator.principal import Principal
-from emulator.server.connections import ConnectionLimits
 
 # The application-subnet range PocketIC allocates from; agents check the canister lies inside it.
 CANISTER_RANGE = (
@@ -24,6 +23,49 @@ class CanisterSpec:
 
     kind: str
     canister_id: Principal
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """How long a client may hold a connection or dribble a body (`emulator/server/connections.py`)."""
+
+    idle_timeout_s: float = 60.0
+    body_idle_timeout_s: float = 30.0
+    body_timeout_s: float = 120.0
+    lingering_s: float = 2.0
+    """After an early refusal (413, 415, 408) aiohttp reads and discards the rest of the body so the
+    connection can be reused; its default of 10 s would let a refused client hold the socket."""
+
+    def __post_init__(self) -> None:
+        for name in ("idle_timeout_s", "body_idle_timeout_s", "body_timeout_s"):
+            value = getattr(self, name)
+            if not 0 < value < 86_400:
+                raise ValueError(f"{name} must be between 0 and 86400 seconds, got {value!r}")
+
+    def runner_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of `web.AppRunner` (passed on to aiohttp's request handler)."""
+        return {
+            "keepalive_timeout": self.idle_timeout_s,
+            "lingering_time": self.lingering_s,
+            "auto_decompress": False,
+        }
+
+
+OPEN_PATHS = frozenset({"/health", "/ready"})
+"""Admin paths answered without the token: health checks (the guard's other rules still apply)."""
+
+
+@dataclass
+class AdminListener:
+    """Where the admin app listens. `port` is filled in once the socket is bound (port 0 = any)."""
+
+    bind_host: str = "127.0.0.1"
+    port: int | None = None
+    token: str | None = None
+    # Paths answered without the token (the inspector adds its login page here).
+    open_paths: set[str] = field(default_factory=lambda: set(OPEN_PATHS))
+    # Non-JSON content types allowed on a state-changing route: (method, path) -> content type.
+    upload_types: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,39 +17,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
 from emulator.protocol.errors import ProtocolError
 from emulator.server.app_keys import CONNECTION_LIMITS
+from emulator.server.config import ConnectionLimits
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionLimits:
-    idle_timeout_s: float = 60.0
-    body_idle_timeout_s: float = 30.0
-    body_timeout_s: float = 120.0
-    lingering_s: float = 2.0
-    """After an early refusal (413, 415, 408) aiohttp reads and discards the rest of the body so the
-    connection can be reused; its default of 10 s would let a refused client hold the socket."""
-
-    def __post_init__(self) -> None:
-        for name in ("idle_timeout_s", "body_idle_timeout_s", "body_timeout_s"):
-            value = getattr(self, name)
-            if not 0 < value < 86_400:
-                raise ValueError(f"{name} must be between 0 and 86400 seconds, got {value!r}")
-
-    def runner_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of `web.AppRunner` (passed on to aiohttp's request handler)."""
-        return {
-            "keepalive_timeout": self.idle_timeout_s,
-            "lingering_time": self.lingering_s,
-            "auto_decompress": False,
-        }
 
 
 @web.middleware
