@@ -187,7 +187,9 @@ def test_source_changed_during_upload_is_an_integrity_error(client: ArtifactClie
     path.write_bytes(b"A" * 64 * KIB)
 
     def modify(event: ProgressEvent) -> None:
-        if event.phase == "uploading" and event.chunks_done == 1:
+        # After hashing, before any chunk is read: the chunk thread runs ahead of the "uploading"
+        # events (all chunks are queued at once), so a change made there may come too late to matter.
+        if event.phase == "beginning":
             path.write_bytes(b"B" * 64 * KIB)
 
     with pytest.raises(IntegrityError, match="changed"):
@@ -198,8 +200,8 @@ def test_source_changed_during_upload_is_an_integrity_error(client: ArtifactClie
 def test_corruption_in_transit_is_detected_and_reuploaded(
     client: ArtifactClient, artifact_emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
-    """Bytes that reach the canister differ from the hashed ones (simulated by editing the file while
-    chunks are read and restoring it before commit): commit says InvalidHash, the source still
+    """Bytes that reach the canister differ from the hashed ones (simulated by editing the file after
+    it was hashed and restoring it before commit): commit says InvalidHash, the source still
     hashes the same, so the uploader starts over once with a new session (requirement 18.4)."""
     good = os.urandom(64 * KIB)
     path = tmp_path / "flaky.bin"
@@ -207,7 +209,7 @@ def test_corruption_in_transit_is_detected_and_reuploaded(
     state = {"corrupted": False}
 
     def corrupt_then_restore(event: ProgressEvent) -> None:
-        if event.phase == "uploading" and event.chunks_done == 1 and not state["corrupted"]:
+        if event.phase == "beginning" and not state["corrupted"]:  # before any chunk is read
             state["corrupted"] = True
             path.write_bytes(b"\0" * len(good))
         elif event.phase == "committing" and state["corrupted"]:
