@@ -51,6 +51,7 @@ from clients.ic.certificates import BLS_DER_PREFIX, verify_certificate
 from clients.ic.envelope import call_content, request_id
 from clients.ic.identity import ED25519_DER_PREFIX
 from clients.ic.signatures import query_response_signable, verify_query_response
+from contract import ARTIFACT_CANISTER_ID
 
 _R = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 MIB = 1024 * 1024
@@ -116,9 +117,9 @@ def workloads() -> dict[str, Callable[[], object]]:
 
     identity = generate_ed25519()
     sender = bytes(identity.sender().bytes)
-    small = call_content(sender, "uxrrr-q7777-77774-qaaaq-cai", "inc", b"DIDL\x00\x00")
+    small = call_content(sender, ARTIFACT_CANISTER_ID, "inc", b"DIDL\x00\x00")
     chunk = os.urandom(MIB)
-    big = call_content(sender, "uxrrr-q7777-77774-qaaaq-cai", "put_chunk", chunk)
+    big = call_content(sender, ARTIFACT_CANISTER_ID, "put_chunk", chunk)
     envelope = {"content": small, "sender_pubkey": identity.der_pubkey, "sender_sig": os.urandom(64)}
     reply_bytes = cbor2.dumps(cbor2.CBORTag(55799, {"status": "replied", "certificate": cert}))
     to_sign = b"\x0aic-request" + rid

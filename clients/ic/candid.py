@@ -34,13 +34,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from icp_candid import DIDLoader, decode, encode
 from icp_principal import Principal
-
-if TYPE_CHECKING:
-    from .connection import Connection
 
 __all__ = ["CanisterProxy", "DidService", "Method", "decode_reply", "encode_args", "to_plain"]
 
@@ -119,10 +116,17 @@ def decode_reply(data: bytes, ret_types: Sequence[Any]) -> Any:
     return values[0] if len(values) == 1 else tuple(values)
 
 
+class DidCaller(Protocol):
+    """What a proxy needs of its connection (``Connection`` is one; typed structurally so this module
+    does not import the connection, which imports it)."""
+
+    def call(self, canister_id: str, method: str, *args: Any, did: DidService) -> Any: ...
+
+
 class CanisterProxy:
     """``conn.canister(cid, did).greet("x")``: attribute access becomes a typed call."""
 
-    def __init__(self, connection: Connection, canister_id: str, service: DidService) -> None:
+    def __init__(self, connection: DidCaller, canister_id: str, service: DidService) -> None:
         self.connection = connection
         self.canister_id = canister_id
         self.service = service
