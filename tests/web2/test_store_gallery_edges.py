@@ -232,7 +232,7 @@ def test_a_database_lost_mid_run_does_not_stop_the_canister_path_and_the_edges_f
         [
             sys.executable,
             "-m",
-            "emulator",
+            "storeforever",
             "store-gallery",
             str(gallery.manifest),
             *target_args(artifact_emulator.url, identity),
