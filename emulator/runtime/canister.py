@@ -34,6 +34,10 @@ class CallContext:
     canister_id: Principal
     method: str
     db: sqlite3.Connection
+    on_rollback: Callable[[Callable[[], None]], None] = lambda undo: None
+    """Register an undo for in-memory state the message changes (a cache beside its rows): it runs if
+    the message's writes are rolled back (a trap, a COMMIT refused by a full disk). The host passes
+    `StableStore.on_rollback`; contexts made outside a host (benchmarks) have nothing to undo."""
 
 
 @dataclass(frozen=True, slots=True)

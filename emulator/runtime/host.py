@@ -135,6 +135,7 @@ class CanisterHost:
             canister_id=self.canister_id,
             method=method,
             db=self.store.conn,
+            on_rollback=self.store.on_rollback,
         )
 
     def _run_lifecycle(self, hook: Callable[[CallContext], None], name: str) -> None:

@@ -47,6 +47,7 @@ from emulator.canisters.artifact.records import (
     UserUploadSessionsResponse,
     Variant,
 )
+from emulator.canisters.artifact.running_hash import RunningHashes
 from emulator.canisters.artifact.schema import ensure_schema
 from emulator.principal import Principal
 from emulator.runtime import canister_log
@@ -139,6 +140,8 @@ class ArtifactCanister(Canister):
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
         self.limits = Limits.from_config(self.config)
+        # Heap state, as in a real canister: gone after an upgrade or restart (commits then re-read).
+        self.running_hashes = RunningHashes()
 
     @classmethod
     def module_hash(cls) -> bytes:
@@ -336,14 +339,26 @@ class ArtifactCanister(Canister):
     ) -> ICPResult[ChunkResponse]:
         return run(
             lambda: uploads.put_chunk(
-                ctx.db, ctx.caller, ctx.time_ns, self.limits, session_id, chunk_index, chunk_data
+                ctx.db,
+                ctx.caller,
+                ctx.time_ns,
+                self.limits,
+                session_id,
+                chunk_index,
+                chunk_data,
+                self.running_hashes,
+                ctx.on_rollback,
             )
         )
 
     @update
     @audited("asset", lambda session_id, final_hash: {"session_id": session_id}, from_result=_committed_bytes)
     def commit_asset(self, ctx: CallContext, session_id: str, final_hash: str) -> ICPResult[CommitResponse]:
-        return run(lambda: uploads.commit_asset(ctx.db, ctx.caller, ctx.time_ns, session_id, final_hash))
+        return run(
+            lambda: uploads.commit_asset(
+                ctx.db, ctx.caller, ctx.time_ns, session_id, final_hash, self.running_hashes
+            )
+        )
 
     @update
     @audited("asset", lambda session_id: {"session_id": session_id})

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -48,6 +48,7 @@ from emulator.canisters.artifact.records import (
     UploadSessionResponse,
     UserUploadSessionsResponse,
 )
+from emulator.canisters.artifact.running_hash import RunningHashes
 from emulator.principal import Principal
 
 NAT32_MAX = 0xFFFF_FFFF
@@ -363,6 +364,8 @@ def put_chunk(
     session_id: str,
     chunk_index: int,
     chunk_data: bytes,
+    hashes: RunningHashes | None = None,
+    on_rollback: Callable[[Callable[[], None]], None] = lambda undo: None,
 ) -> ICPResult[ChunkResponse]:
     session = _owned_session(db, caller, session_id)
     _require_active(db, session, now)
@@ -386,6 +389,8 @@ def put_chunk(
         "INSERT INTO af_chunks (sid, idx, size, data) VALUES (?, ?, ?, ?)",
         (session.sid, chunk_index, len(chunk_data), chunk_data),
     )
+    if hashes is not None:
+        hashes.chunk_stored(db, session.sid, session.session_id, chunk_index, chunk_data, on_rollback)
     bump(db, Counter.STORED_BYTES, len(chunk_data))
     received = session.bytes_received + len(chunk_data)
     db.execute(
@@ -411,7 +416,12 @@ def _chunk_ok(chunk_index: int, bytes_received: int, message: str) -> ChunkRespo
 
 
 def commit_asset(
-    db: sqlite3.Connection, caller: Principal, now: int, session_id: str, final_hash: str
+    db: sqlite3.Connection,
+    caller: Principal,
+    now: int,
+    session_id: str,
+    final_hash: str,
+    hashes: RunningHashes | None = None,
 ) -> ICPResult[CommitResponse]:
     session = _owned_session(db, caller, session_id)
     if session.status is Status.COMPLETED:
@@ -430,7 +440,12 @@ def commit_asset(
     if final_hash.lower() != session.expected_hash:
         _finish(db, session, Event.CORRUPT, now)
         raise Refused(invalid_hash())
-    digest, length = _hash_stored_chunks(db, session.sid)
+    # The hash kept as the chunks arrived, else (after a restart or upgrade) the stored chunks re-read:
+    # either way the hash of exactly the stored bytes.
+    kept = hashes.digest(session.sid, session.session_id, session.chunk_count) if hashes else None
+    digest, length = kept if kept is not None else _hash_stored_chunks(db, session.sid)
+    if hashes is not None:
+        hashes.forget(session.sid, session.session_id)
     if length != session.total_size:
         _finish(db, session, Event.CORRUPT, now)
         raise Refused(internal(f"Size mismatch: assembled {length} bytes, expected {session.total_size}"))
