@@ -165,8 +165,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--memory-concurrency",
         type=_positive,
-        default=2,
-        help="memories processed at once (default 2; capped at the target's session limit, 3)",
+        default=None,
+        help="memories processed at once (default and cap: the target's session limit, 3)",
     )
     _upload_options(p)
     edges_args.store_gallery_options(p)

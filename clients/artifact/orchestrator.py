@@ -26,8 +26,10 @@ memories already complete; it also resumes the memories that have an active uplo
 sessions left by a killed run are finished rather than blocking the 3-session limit. Skipped memories'
 edges are re-emitted from local hashes (presence verified by the canister, so Web2 can rebuild edges).
 Finally the gallery record is stored (idempotent by id; if it exists with other fields, it is
-updated to the manifest's). Memories run ``memory_concurrency`` at a time, never more than the
-target's per-caller session limit.
+updated to the manifest's). Memories run ``memory_concurrency`` at a time, by default the target's
+per-caller session limit (``client.limits.max_active_sessions``, 3 by contract) and never more: each
+memory in flight holds one upload session, and a single client's calls overlap (certificate pairings
+run without the GIL), so the limit is also the fastest setting (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -187,7 +189,7 @@ def store_gallery(
     manifest: Manifest,
     *,
     edges: IO[str] | Callable[[StorageEdge], None] | None = None,
-    memory_concurrency: int = 2,
+    memory_concurrency: int | None = None,
     chunk_concurrency: int = 4,
     chunk_size: int | None = None,
     on_memory: Callable[[MemoryOutcome], None] | None = None,
@@ -222,7 +224,8 @@ def store_gallery(
         if on_memory is not None:
             on_memory(outcome)
 
-    workers = max(1, min(memory_concurrency, client.limits.max_active_sessions))
+    limit = client.limits.max_active_sessions
+    workers = max(1, min(memory_concurrency or limit, limit))
     pool = ThreadPoolExecutor(workers, thread_name_prefix="memory")
     try:
         for fut in [pool.submit(process, s) for s in order]:
