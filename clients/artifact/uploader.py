@@ -514,25 +514,33 @@ class _Upload:
                 raise TargetError(f"put_chunk acknowledged chunk {reply.chunk_index}, sent {index}")
             return index, len(data)
 
+        def acknowledged(n: int) -> None:
+            nonlocal done, done_bytes
+            done += 1
+            done_bytes += n
+            meter.add(done_bytes)
+            remaining = self.src.size - resumed_bytes - done_bytes
+            self.emit(
+                "uploading",
+                resumed + done,
+                resumed_bytes + done_bytes,
+                rate=meter.rate(),
+                eta_seconds=meter.eta(remaining),
+                session_id=session_id,
+                resumed_chunks=resumed,
+            )
+
+        if len(todo) == 1:
+            # One chunk (most photos of a gallery): sent from this thread; starting a pool for it cost
+            # more GIL-held time than the chunk's own client work (docs/performance.md).
+            acknowledged(send(todo[0])[1])
+            return done, done_bytes
         pool = ThreadPoolExecutor(min(self.concurrency, len(todo)), thread_name_prefix="put_chunk")
         futures: list[Future[tuple[int, int]]] = []
         try:
             futures = [pool.submit(send, i) for i in todo]
             for fut in as_completed(futures):
-                _, n = fut.result()
-                done += 1
-                done_bytes += n
-                meter.add(done_bytes)
-                remaining = self.src.size - resumed_bytes - done_bytes
-                self.emit(
-                    "uploading",
-                    resumed + done,
-                    resumed_bytes + done_bytes,
-                    rate=meter.rate(),
-                    eta_seconds=meter.eta(remaining),
-                    session_id=session_id,
-                    resumed_chunks=resumed,
-                )
+                acknowledged(fut.result()[1])
         except BaseException as exc:
             stop.set()
             for fut in futures:
