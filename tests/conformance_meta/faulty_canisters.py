@@ -42,13 +42,12 @@ class NoHashVerification(ArtifactCanister):
 
     @update
     def commit_asset(self, ctx: CallContext, session_id: str, final_hash: str) -> ICPResult[Any]:
-        real = uploads._hash_stored_chunks
+        real = uploads.stored_digest
 
-        def trusting(db: Any, sid: int) -> tuple[str, int]:
-            (expected,) = db.execute("SELECT expected_hash FROM af_sessions WHERE sid = ?", (sid,)).fetchone()
-            return str(expected), real(db, sid)[1]
+        def trusting(db: Any, session: Any, hashes: Any) -> tuple[str, int]:
+            return session.expected_hash, real(db, session, hashes)[1]
 
-        with mock.patch.object(uploads, "_hash_stored_chunks", trusting):
+        with mock.patch.object(uploads, "stored_digest", trusting):
             return super().commit_asset(ctx, session_id, final_hash)
 
 

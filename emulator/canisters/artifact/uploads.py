@@ -440,12 +440,7 @@ def commit_asset(
     if final_hash.lower() != session.expected_hash:
         _finish(db, session, Event.CORRUPT, now)
         raise Refused(invalid_hash())
-    # The hash kept as the chunks arrived, else (after a restart or upgrade) the stored chunks re-read:
-    # either way the hash of exactly the stored bytes.
-    kept = hashes.digest(session.sid, session.session_id, session.chunk_count) if hashes else None
-    digest, length = kept if kept is not None else _hash_stored_chunks(db, session.sid)
-    if hashes is not None:
-        hashes.forget(session.sid, session.session_id)
+    digest, length = stored_digest(db, session, hashes)
     if length != session.total_size:
         _finish(db, session, Event.CORRUPT, now)
         raise Refused(internal(f"Size mismatch: assembled {length} bytes, expected {session.total_size}"))
@@ -456,6 +451,15 @@ def commit_asset(
     _finish(db, session, Event.COMMIT, now, final_hash=digest)
     ensure_capsule(db, caller, now)
     return ok(_commit_ok(session, digest, length))
+
+
+def stored_digest(db: sqlite3.Connection, session: Session, hashes: RunningHashes | None) -> tuple[str, int]:
+    """SHA-256 and length of exactly the stored bytes: the hash kept as the chunks arrived, else (after
+    a restart or an upgrade, or for a session the running hashes dropped) the stored chunks re-read."""
+    kept = hashes.digest(session.sid, session.session_id, session.chunk_count) if hashes else None
+    if hashes is not None:
+        hashes.forget(session.sid, session.session_id)
+    return kept if kept is not None else _hash_stored_chunks(db, session.sid)
 
 
 def _hash_stored_chunks(db: sqlite3.Connection, sid: int) -> tuple[str, int]:
