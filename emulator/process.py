@@ -86,6 +86,13 @@ class EmulatorProcess:
                 self.proc.wait()
         self.proc = None
 
+    def __enter__(self) -> EmulatorProcess:
+        """`with EmulatorProcess(...) as proc:` starts it and stops it whatever happens."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def kill(self) -> None:
         """SIGKILL: no clean-up code runs, as in a crash."""
         self.stop(signal.SIGKILL)

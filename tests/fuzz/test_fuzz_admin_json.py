@@ -101,14 +101,12 @@ def _route_bodies(fields: tuple[str, ...]) -> st.SearchStrategy[Any]:
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    proc = EmulatorProcess(
+    with EmulatorProcess(
         tmp_path_factory.mktemp("fuzz_admin") / "state",
         canisters=[f"artifact={DEFAULT_ID}", f"example={EXAMPLE_ID}"],
         extra_args=["--quiet"],
-    )
-    proc.start()
-    yield proc
-    proc.stop()
+    ) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

@@ -28,14 +28,12 @@ CLOCK = f"/canisters/{DEFAULT_ID}/clock/advance"
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    proc = EmulatorProcess(
+    with EmulatorProcess(
         tmp_path_factory.mktemp("inputs") / "state",
         canisters=[f"artifact={DEFAULT_ID}", f"example={EXAMPLE_ID}"],
         extra_args=["--quiet"],
-    )
-    proc.start()
-    yield proc
-    proc.stop()
+    ) as proc:
+        yield proc
 
 
 def _post(emu: EmulatorProcess, path: str, body: str | bytes) -> httpx.Response:

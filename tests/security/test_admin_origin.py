@@ -27,14 +27,12 @@ CONTENT_TYPE_REFUSAL = "POST /faults needs Content-Type: application/json"
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    proc = EmulatorProcess(
+    with EmulatorProcess(
         tmp_path_factory.mktemp("origin") / "state",
         canisters=[f"artifact={DEFAULT_ID}"],
         extra_args=["--quiet"],
-    )
-    proc.start()
-    yield proc
-    proc.stop()
+    ) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
@@ -200,12 +198,10 @@ def test_delete_needs_json_content_type_too(emu: EmulatorProcess) -> None:
 
 @pytest.fixture(scope="module")
 def token_emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    proc = EmulatorProcess(
+    with EmulatorProcess(
         tmp_path_factory.mktemp("token") / "state", extra_args=["--quiet", "--admin-token", "s3cret"]
-    )
-    proc.start()
-    yield proc
-    proc.stop()
+    ) as proc:
+        yield proc
 
 
 def test_token_from_header_or_cookie(token_emu: EmulatorProcess) -> None:

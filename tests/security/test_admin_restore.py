@@ -35,14 +35,12 @@ HANG_GUARD_S = 30.0  # "it did not hang", not a speed measurement
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    proc = EmulatorProcess(
+    with EmulatorProcess(
         tmp_path_factory.mktemp("restore") / "state",
         canisters=[f"artifact={DEFAULT_ID}", f"example={EXAMPLE_ID}"],
         extra_args=["--quiet"],
-    )
-    proc.start()
-    yield proc
-    proc.stop()
+    ) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

@@ -24,14 +24,12 @@ HUGE_ID_CHARS = 1_900_000
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    proc = EmulatorProcess(
+    with EmulatorProcess(
         tmp_path_factory.mktemp("audit") / "state",
         canisters=[f"artifact={CANISTER}"],
         extra_args=["--quiet", "--limit", "audit_retention_rows=5"],
-    )
-    proc.start()
-    yield proc
-    proc.stop()
+    ) as proc:
+        yield proc
 
 
 def _store_bytes(state_dir: Path) -> int:

@@ -35,14 +35,12 @@ DECODED = [case for case in CASES if not case.expect_refusal and case.method == 
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    proc = EmulatorProcess(
+    with EmulatorProcess(
         tmp_path_factory.mktemp("candid-cost") / "state",
         canisters=[f"artifact={CANISTER}"],
         extra_args=["--quiet"],
-    )
-    proc.start()
-    yield proc
-    proc.stop()
+    ) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

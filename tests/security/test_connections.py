@@ -39,14 +39,12 @@ DID = parse_did(artifact_did())
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    proc = EmulatorProcess(
+    with EmulatorProcess(
         tmp_path_factory.mktemp("conns") / "state",
         canisters=[f"artifact={CANISTER}"],
         extra_args=["--quiet", "--idle-timeout", str(IDLE_TIMEOUT), "--body-timeout", str(BODY_TIMEOUT)],
-    )
-    proc.start()
-    yield proc
-    proc.stop()
+    ) as proc:
+        yield proc
 
 
 def _addr(url: str) -> tuple[str, int]:

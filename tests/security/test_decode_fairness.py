@@ -38,14 +38,12 @@ COSTLIEST = next(c for c in all_cases() if c.name.startswith("vec vec null (empt
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    proc = EmulatorProcess(
+    with EmulatorProcess(
         tmp_path_factory.mktemp("decode-fairness") / "state",
         canisters=[f"artifact={CANISTER}"],
         extra_args=["--quiet"],
-    )
-    proc.start()
-    yield proc
-    proc.stop()
+    ) as proc:
+        yield proc
 
 
 def decodes(admin_url: str, state: str) -> int:
