@@ -34,6 +34,7 @@ from clients.artifact.manifest import is_canonical_uuid_v4
 from .connection import database_errors
 from .errors import EdgeInputError
 from .schema import ARTIFACTS, BACKENDS, MEMORY_TYPES, check_schema
+from .store import SETTLE_ON_CONFLICT
 
 __all__ = ["MAX_LINE_BYTES", "ApplyResult", "EdgeRecord", "apply_edges", "parse_edge_line", "read_lines"]
 
@@ -155,21 +156,17 @@ CREATE TEMPORARY TABLE storeforever_edge_stage (
   backend backend_t NOT NULL, present BOOLEAN NOT NULL, content_hash TEXT, location TEXT) ON COMMIT DROP
 """
 
-_UPSERT = """
+_UPSERT = (
+    """
 INSERT INTO storage_edges AS e
   (memory_id, memory_type, artifact, backend, present, sync_state, content_hash, location, last_synced_at)
 SELECT DISTINCT ON (memory_id, memory_type, artifact, backend)
        memory_id, memory_type, artifact, backend, present, 'idle', content_hash, location, now()
   FROM storeforever_edge_stage
  ORDER BY memory_id, memory_type, artifact, backend, line DESC
-ON CONFLICT (memory_id, memory_type, artifact, backend) DO UPDATE
-  SET present = EXCLUDED.present, sync_state = 'idle', sync_error = NULL,
-      content_hash = EXCLUDED.content_hash, location = COALESCE(EXCLUDED.location, e.location),
-      last_synced_at = now(), updated_at = now()
-  WHERE e.present IS DISTINCT FROM EXCLUDED.present OR e.sync_state <> 'idle' OR e.sync_error IS NOT NULL
-     OR e.content_hash IS DISTINCT FROM EXCLUDED.content_hash
-     OR (EXCLUDED.location IS NOT NULL AND e.location IS DISTINCT FROM EXCLUDED.location)
 """
+    + SETTLE_ON_CONFLICT
+)
 
 
 class _Batch:

@@ -85,12 +85,7 @@ def mark_migrating(conn: psycopg.Connection, edges: Sequence[MigratingEdge], loc
     return max(cur.rowcount, 0)
 
 
-_PRESENT = f"""
-INSERT INTO storage_edges AS e
-  (memory_id, memory_type, artifact, backend, present, sync_state, content_hash, location, last_synced_at)
-SELECT u.m::uuid, u.t, u.a::artifact_t, '{ICP_BACKEND}', u.p, 'idle', u.h, u.l, now()
-  FROM unnest(%s::text[], %s::text[], %s::text[], %s::bool[], %s::text[], %s::text[]) AS u(m, t, a, p, h, l)
-ON CONFLICT (memory_id, memory_type, artifact, backend) DO UPDATE
+SETTLE_ON_CONFLICT = """ON CONFLICT (memory_id, memory_type, artifact, backend) DO UPDATE
   SET present = EXCLUDED.present, sync_state = 'idle', sync_error = NULL,
       content_hash = EXCLUDED.content_hash, location = COALESCE(EXCLUDED.location, e.location),
       last_synced_at = now(), updated_at = now()
@@ -98,6 +93,17 @@ ON CONFLICT (memory_id, memory_type, artifact, backend) DO UPDATE
      OR e.content_hash IS DISTINCT FROM EXCLUDED.content_hash
      OR (EXCLUDED.location IS NOT NULL AND e.location IS DISTINCT FROM EXCLUDED.location)
 """
+"""How a verified edge settles on the row of its key (`storage_edges AS e`), for `store-gallery` and
+`edges apply` alike: `idle` with the new presence and hash; a row already saying exactly that is not
+written again (so a re-run rewrites nothing)."""
+
+
+_PRESENT = f"""
+INSERT INTO storage_edges AS e
+  (memory_id, memory_type, artifact, backend, present, sync_state, content_hash, location, last_synced_at)
+SELECT u.m::uuid, u.t, u.a::artifact_t, '{ICP_BACKEND}', u.p, 'idle', u.h, u.l, now()
+  FROM unnest(%s::text[], %s::text[], %s::text[], %s::bool[], %s::text[], %s::text[]) AS u(m, t, a, p, h, l)
+{SETTLE_ON_CONFLICT}"""
 
 
 def mark_present(conn: psycopg.Connection, edges: Sequence[PresentEdge]) -> int:
