@@ -24,6 +24,23 @@ class FaultRuleError(ValueError):
     """A rule given to the admin API is not valid; the message says which field."""
 
 
+RULE_FIELDS = frozenset(
+    {
+        "action",
+        "method",
+        "endpoint",
+        "count",
+        "probability",
+        "reject_code",
+        "reject_message",
+        "error_code",
+        "http_status",
+        "latency_ms",
+    }
+)
+"""The fields a fault rule's JSON may carry (`POST /faults`); any other is refused."""
+
+
 @dataclass(slots=True)
 class FaultRule:
     action: Action
@@ -41,19 +58,7 @@ class FaultRule:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultRule:
-        allowed = {
-            "action",
-            "method",
-            "endpoint",
-            "count",
-            "probability",
-            "reject_code",
-            "reject_message",
-            "error_code",
-            "http_status",
-            "latency_ms",
-        }
-        unknown = set(data) - allowed
+        unknown = set(data) - RULE_FIELDS
         if unknown:
             raise FaultRuleError(f"unknown fields: {', '.join(sorted(unknown))}")
         if data.get("action") not in ACTIONS:

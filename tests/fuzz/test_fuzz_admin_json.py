@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from emulator.server.faults import RULE_FIELDS
 from tests.emulator_process import DEFAULT_ID, EXAMPLE_ID, EmulatorProcess
 
 JSON = {"Content-Type": "application/json"}
@@ -37,22 +38,7 @@ ROUTES: list[tuple[str, str, tuple[str, ...]]] = [
     ("POST", f"/canisters/{EXAMPLE_ID}/clock/advance", ("seconds", "nanoseconds")),
     ("POST", f"/canisters/{DEFAULT_ID}/timers/run", ()),
     ("POST", f"/canisters/{EXAMPLE_ID}/reset", ()),
-    (
-        "POST",
-        "/faults",
-        (
-            "action",
-            "method",
-            "endpoint",
-            "count",
-            "probability",
-            "reject_code",
-            "reject_message",
-            "error_code",
-            "http_status",
-            "latency_ms",
-        ),
-    ),
+    ("POST", "/faults", tuple(sorted(RULE_FIELDS))),
     ("DELETE", "/faults", ()),
 ]
 
