@@ -18,7 +18,6 @@ started on that state and measured over real HTTP:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import statistics
@@ -31,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks.seeding import store_photo
 from clients.artifact import ArtifactClient
 from clients.artifact.types import MemoryType, SimpleMemoryMetadata
 from clients.ic import Connection, generate_ed25519
@@ -75,24 +75,7 @@ def populate(state_dir: Path, memories: int, audit_rows: int) -> str:
                 ctx = CallContext(caller=OWNER, time_ns=host.clock.now(), canister_id=CID, method="x", db=db)
                 memory_id = str(uuid.uuid4())
                 data = len(memory_ids).to_bytes(8, "big") * 8
-                digest = hashlib.sha256(data).hexdigest()
-                metadata: Any = {
-                    "title": f"memory {len(memory_ids)}",
-                    "description": None,
-                    "tags": [],
-                    "created_at": 1,
-                    "updated_at": 1,
-                    "size": len(data),
-                    "content_type": "image/jpeg",
-                    "custom_fields": [],
-                }
-                canister.upsert_metadata(
-                    ctx, memory_id, {"Image": None}, metadata, f"{memory_id}:metadata:{digest}"
-                )
-                begun: Any = canister.begin_asset_upload(ctx, memory_id, digest, 1, len(data))
-                sid = begun["data"]["session"]["session_id"]
-                canister.put_chunk(ctx, sid, 0, data)
-                canister.commit_asset(ctx, sid, digest)
+                store_photo(canister, ctx, memory_id, data, f"memory {len(memory_ids)}")
                 memory_ids.append(memory_id)
                 written += 4
     stranger = Principal.self_authenticating(b"inspector-benchmark-stranger")

@@ -19,12 +19,11 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
+from benchmarks.seeding import store_photo
 from clients.artifact import ArtifactClient, upload
 from clients.ic import Connection, generate_ed25519
 from emulator.canisters.artifact import ArtifactCanister
-from emulator.canisters.artifact.records import SimpleMemoryMetadata
 from emulator.principal import Principal
 from emulator.process import DEFAULT_ID, EmulatorProcess
 from emulator.runtime.canister import CallContext
@@ -54,24 +53,7 @@ def populate(state_dir: Path, memories: int) -> None:
                 ctx = CallContext(caller=owner, time_ns=host.clock.now(), canister_id=CID, method="x", db=db)
                 memory_id = str(uuid.uuid4())
                 data = done.to_bytes(8, "big") * 8
-                digest = hashlib.sha256(data).hexdigest()
-                metadata: SimpleMemoryMetadata = {
-                    "title": f"m{done}",
-                    "description": None,
-                    "tags": [],
-                    "created_at": 1,
-                    "updated_at": 1,
-                    "size": len(data),
-                    "content_type": "image/jpeg",
-                    "custom_fields": [],
-                }
-                canister.upsert_metadata(
-                    ctx, memory_id, {"Image": None}, metadata, f"{memory_id}:metadata:{digest}"
-                )
-                begun: Any = canister.begin_asset_upload(ctx, memory_id, digest, 1, len(data))
-                sid = begun["data"]["session"]["session_id"]
-                canister.put_chunk(ctx, sid, 0, data)
-                canister.commit_asset(ctx, sid, digest)
+                digest = store_photo(canister, ctx, memory_id, data, f"m{done}")
                 if done < owners:  # one session left open per owner
                     open_id = str(uuid.uuid4())
                     canister.begin_asset_upload(ctx, open_id, digest, 1, len(data))
