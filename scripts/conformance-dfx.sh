@@ -21,82 +21,15 @@
 # --dry-run prints every command instead of running it (nothing is started, nothing is written).
 set -euo pipefail
 
-usage() {
-  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
-
-[ $# -ge 1 ] || usage
-case "$1" in -h | --help) usage ;; esac
-project=$1
-shift
-canister=backend
-url=http://127.0.0.1:4943
-dry_run=0
-report_dir=""
-pytest_args=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --canister) canister=${2:?--canister needs a name}; shift 2 ;;
-    --canister=*) canister=${1#*=}; shift ;;
-    --url) url=${2:?--url needs a URL}; shift 2 ;;
-    --url=*) url=${1#*=}; shift ;;
-    --report-dir) report_dir=${2:?--report-dir needs a directory}; shift 2 ;;
-    --report-dir=*) report_dir=${1#*=}; shift ;;
-    --dry-run) dry_run=1; shift ;;
-    --) shift; pytest_args=("$@"); break ;;
-    -h | --help) usage ;;
-    *) echo "conformance-dfx.sh: unknown option $1 (pytest arguments go after --)" >&2; exit 2 ;;
-  esac
-done
-
-repo=$(cd "$(dirname "$0")/.." && pwd)
-PY=${PYTHON:-$repo/.venv/bin/python}
-if [ "$dry_run" = 1 ]; then
-  case $project in /*) project_dir=$project ;; *) project_dir="$PWD/$project" ;; esac
-else
-  project_dir=$(cd "$project" && pwd)
-  if [ ! -f "$project_dir/dfx.json" ]; then
-    echo "conformance-dfx.sh: $project_dir has no dfx.json" >&2
-    exit 2
-  fi
+SCRIPT=conformance-dfx.sh
+# shellcheck source=lib/replica-suite.sh
+. "$(dirname "$0")/lib/replica-suite.sh"
+parse_suite_args http://127.0.0.1:4943 "$@"
+resolve_paths "dfx-$canister" dfx.json
+if [ "$dry_run" != 1 ]; then
   command -v dfx > /dev/null || { echo "conformance-dfx.sh: dfx is not on PATH" >&2; exit 2; }
 fi
-case $report_dir in
-  '') report_dir="$repo/reports/conformance/dfx-$canister" ;;
-  /*) ;;
-  *) report_dir="$PWD/$report_dir" ;;
-esac
-
-# A command as one could paste it: words quoted only when needed, "$VARS" left for the shell.
-quote() {
-  case $1 in
-    '$'*) printf '"%s"' "$1" ;;
-    '' | *[!A-Za-z0-9_./:=@%+,-]*) printf "'%s'" "${1//\'/\'\\\'\'}" ;;
-    *) printf '%s' "$1" ;;
-  esac
-}
-
-show() {
-  printf '+'
-  for word in "$@"; do
-    printf ' '
-    quote "$word"
-  done
-  printf '\n'
-}
-
-# run CMD...: execute, or in a dry run only print it.
 upgrade_command="cd $(quote "$project_dir") && dfx deploy $(quote "$canister") --mode upgrade --yes"
-
-run() {
-  if [ "$dry_run" = 1 ]; then
-    show "$@"
-  else
-    show "$@" >&2
-    "$@"
-  fi
-}
 
 if [ "$dry_run" = 1 ]; then
   echo "# dry run: nothing below is executed"
@@ -129,24 +62,4 @@ else
   (umask 077 && dfx identity export "$who" > "$pem")
 fi
 
-suite=(
-  "$PY" -m pytest conformance
-  --target replica
-  --url "$url"
-  --canister-id "$canister_id"
-  --identity "$pem"
-  --upgrade-command "$upgrade_command"
-  --target-name "dfx-$canister"
-  --report-dir "$report_dir"
-  "${pytest_args[@]}"
-)
-if [ "$dry_run" = 1 ]; then
-  show cd "$repo"
-  show "${suite[@]}"
-  show dfx stop
-  exit 0
-fi
-status=0
-(cd "$repo" && run "${suite[@]}") || status=$?
-echo "conformance reports: $report_dir/conformance-matrix.md (.html, conformance-results.json, junit.xml)" >&2
-exit "$status"
+run_suite "dfx-$canister" dfx stop
