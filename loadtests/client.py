@@ -37,6 +37,7 @@ from clients.artifact.client import ArtifactClient
 from clients.artifact.errors import RateLimitedError
 from clients.artifact.pipeline import Call, CallReport, CanisterConnection, ClientOptions
 from clients.artifact.retry import RetryPolicy
+from clients.ic.bls import verify_bls
 from clients.ic.identity import principal_of
 
 from .events import fire_request
@@ -51,6 +52,7 @@ __all__ = [
     "expected_outcome",
     "locust_client",
     "mark_reported",
+    "verify_bls_on_native_thread",
     "was_reported",
 ]
 
@@ -76,6 +78,22 @@ def was_reported(exc: BaseException) -> bool:
 def mark_reported(exc: BaseException) -> None:
     with contextlib.suppress(AttributeError, TypeError):  # exceptions with __slots__ stay unmarked
         setattr(exc, REPORTED, True)
+
+
+def verify_bls_on_native_thread(signature48: bytes, message: bytes, public_key96: bytes) -> bool:
+    """``verify_bls`` on one of gevent's native threads, so the other users run meanwhile.
+
+    Why: Locust runs every user as a greenlet on one OS thread, so a verification on the calling
+    greenlet stops them all for its whole ~2 ms. arkworks releases the GIL for the pairing (two
+    thirds of it, see ``clients/ic/bls.py``); on a native thread that part runs on another core while
+    this process's hub serves the other greenlets. The calling greenlet still waits for the verdict
+    (``apply`` returns what ``verify_bls`` returned, or raises what it raised), so no reply is used
+    before its certificate verified. The hub's pool is gevent's own (10 threads by default).
+    """
+    import gevent  # here, not at module level: importing gevent's hub is Locust's business
+
+    verdict: bool = gevent.get_hub().threadpool.apply(verify_bls, (signature48, message, public_key96))
+    return verdict
 
 
 ACK_LEDGER_ENV = "STOREFOREVER_ACK_LEDGER"

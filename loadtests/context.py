@@ -2,9 +2,13 @@
 
 Why per process and built lazily by the first user: on a worker the profile and the canister id
 arrive with the master's first spawn message (Locust forwards custom options then), not at start-up,
-so nothing here may be read before a user exists. One pooled ``httpx.Client`` per process (users get
-``with_identity`` clones) because a pool per user would open hundreds of sockets for no gain and
-make the load generator, not the target, the bottleneck.
+so nothing here may be read before a user exists.
+
+HTTP pools are per user (``connection_for``), not per process. httpcore checks every pooled
+connection for readability (a ``poll`` each, under gevent a watcher each) whenever it hands out or
+takes back a connection, so one process-wide pool made each call's cost grow with the number of users
+(9.8 % of the worker's CPU in the smoke profile, issue 13). A user holds at most as many sockets as it
+has calls in flight (a prober's burst, an uploader's chunk concurrency), as a person's browser would.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from locust.env import Environment
@@ -21,6 +26,7 @@ from locust.runners import WorkerRunner
 from clients.artifact.client import load_artifact_did
 from clients.ic import Connection
 
+from .client import verify_bls_on_native_thread
 from .profile import Profile, ProfileError, load_profile, parse_profile
 from .slo import InvariantState
 
@@ -47,6 +53,22 @@ class LoadContext:
     http: httpx.Client
     did_text: str
     invariant: InvariantState
+
+    def connection_for(self, identity: Any) -> tuple[Connection, httpx.Client]:
+        """A connection calling as ``identity`` over an HTTP pool of its own (see the module docstring).
+
+        The root key is the one fetched once for the process; certificates are verified on gevent's
+        native threads (``verify_bls_on_native_thread``). The caller closes the returned client.
+        """
+        http = _new_http()
+        connection = Connection(
+            self.connection.url,
+            identity,
+            root_key=self.connection.root_key,
+            http=http,
+            bls_verifier=verify_bls_on_native_thread,
+        )
+        return connection, http
 
     def report_invariant_break(self, detail: str) -> None:
         self.invariant.mark_broken(detail)
@@ -81,6 +103,14 @@ def profile_for(environment: Environment) -> Profile:
         raise LocustError(str(exc)) from exc
 
 
+def _new_http() -> httpx.Client:
+    # 16 connections: more than any user has calls in flight (a burst of 6, 4 chunk threads).
+    return httpx.Client(
+        timeout=httpx.Timeout(60.0, connect=10.0),
+        limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+    )
+
+
 def context_for(environment: Environment) -> LoadContext:
     existing = _CONTEXTS.get(id(environment))
     if existing is not None:
@@ -94,11 +124,8 @@ def context_for(environment: Environment) -> LoadContext:
             "ArtifactUser needs --host (the replica or emulator URL, e.g. http://127.0.0.1:4943)"
         )
     profile = profile_for(environment)
-    http = httpx.Client(
-        timeout=httpx.Timeout(60.0, connect=10.0),
-        limits=httpx.Limits(max_connections=512, max_keepalive_connections=256),
-    )
-    connection = Connection(environment.host, http=http)
+    http = _new_http()
+    connection = Connection(environment.host, http=http, bls_verifier=verify_bls_on_native_thread)
     try:
         _ = connection.root_key  # fetched once here, so no user pays (or races) for it
     except Exception as exc:

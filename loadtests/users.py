@@ -120,8 +120,9 @@ class ArtifactUser(User):
         self.ctx: LoadContext = context_for(environment)  # raises LocustError naming what is missing
         profile = self.ctx.profile
         self.identity = generate_ed25519()
+        connection, self.http = self.ctx.connection_for(self.identity)
         self.client = locust_client(
-            self.ctx.connection.with_identity(self.identity),
+            connection,
             self.ctx.canister_id,
             environment.events.request,
             retries=profile.client_retries,
@@ -130,6 +131,10 @@ class ArtifactUser(User):
         )
         self.principal = self.client.principal
         self.rng = random.Random(f"{profile.seed}:{type(self).__name__}:{next(_user_numbers)}")
+
+    def on_stop(self) -> None:
+        """Subclasses that override this call it last: the user's HTTP pool closes with it."""
+        self.http.close()
 
     @property
     def settings(self) -> UserSettings:
@@ -324,6 +329,7 @@ class RateLimitProber(ArtifactUser):
             with contextlib.suppress(Exception):  # a failure is already reported; stopping anyway
                 self.client.cancel_upload(session_id)
             self.held.discard(session_id)
+        super().on_stop()
 
     @canister_task()
     def burst(self) -> None:
@@ -430,6 +436,7 @@ class PresenceReader(ArtifactUser):
     def on_stop(self) -> None:
         with contextlib.suppress(Exception):  # a failure is already reported; stopping anyway
             self.client.cancel_upload(self.session_id)
+        super().on_stop()
 
     def _expect(self, p: MemoryPresence) -> None:
         want = (p.memory_id in self.with_asset or p.memory_id in self.stored, p.memory_id in self.with_asset)

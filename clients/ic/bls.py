@@ -16,10 +16,19 @@ of the two decompressions from every verification.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from py_arkworks_bls12381 import GT, G1Point, G2Point
 
-__all__ = ["BLS_DST", "BLS_PUBLIC_KEY_LEN", "BLS_SIGNATURE_LEN", "verify_bls"]
+__all__ = ["BLS_DST", "BLS_PUBLIC_KEY_LEN", "BLS_SIGNATURE_LEN", "BlsVerifier", "verify_bls"]
+
+BlsVerifier = Callable[[bytes, bytes, bytes], bool]
+"""``(signature48, message, public_key96) -> bool``, the shape of ``verify_bls``.
+
+A seam, not a second implementation: a caller may choose *where* ``verify_bls`` runs (the load
+generator runs it on gevent's native thread pool, see ``loadtests/client.py``); whatever it passes
+must return ``verify_bls``'s verdict, and the certificate code waits for that verdict before it reads
+anything from the certificate it covers."""
 
 BLS_DST = b"BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_"
 BLS_SIGNATURE_LEN = 48

@@ -28,7 +28,7 @@ from typing import Any
 
 import cbor2
 
-from .bls import BLS_PUBLIC_KEY_LEN, verify_bls
+from .bls import BLS_PUBLIC_KEY_LEN, BlsVerifier, verify_bls
 from .errors import CertificateError
 
 __all__ = [
@@ -268,7 +268,11 @@ def canister_in_ranges(cert: Certificate, subnet_id: bytes, canister_id: bytes) 
 
 
 def _signing_key(
-    cert: Certificate, root_key_der: bytes, effective_canister_id: bytes | None, now_ns: int | None
+    cert: Certificate,
+    root_key_der: bytes,
+    effective_canister_id: bytes | None,
+    now_ns: int | None,
+    bls_verifier: BlsVerifier,
 ) -> bytes:
     """The DER key that must have signed ``cert``: the root key, or the delegated subnet's key."""
     if cert.delegation is None:
@@ -277,7 +281,7 @@ def _signing_key(
     inner = Certificate.from_cbor(cert.delegation.certificate)
     if inner.delegation is not None:
         raise CertificateError("delegation certificate is itself delegated")
-    _verify_signature(inner, root_key_der, what="delegation certificate")
+    _verify_signature(inner, root_key_der, bls_verifier, what="delegation certificate")
     if now_ns is not None:
         _check_time(inner, now_ns, MAX_DELEGATION_AGE, DEFAULT_MAX_TIME_SKEW, "delegation certificate")
     if effective_canister_id is not None and not canister_in_ranges(inner, subnet_id, effective_canister_id):
@@ -290,9 +294,11 @@ def _signing_key(
     return key
 
 
-def _verify_signature(cert: Certificate, key_der: bytes, *, what: str = "certificate") -> None:
+def _verify_signature(
+    cert: Certificate, key_der: bytes, bls_verifier: BlsVerifier, *, what: str = "certificate"
+) -> None:
     message = _DS_STATE_ROOT + cert.root_hash()
-    if not verify_bls(cert.signature, message, bls_key_from_der(key_der)):
+    if not bls_verifier(cert.signature, message, bls_key_from_der(key_der)):
         raise CertificateError(f"{what} BLS signature does not verify against key {key_der[-8:].hex()}…")
 
 
@@ -303,6 +309,7 @@ def verify_certificate(
     effective_canister_id: bytes | None = None,
     max_time_skew: float | None = DEFAULT_MAX_TIME_SKEW,
     now_ns: int | None = None,
+    bls_verifier: BlsVerifier = verify_bls,
 ) -> Certificate:
     """Verify ``cert`` against ``root_key_der`` and return it, or raise ``CertificateError``.
 
@@ -319,8 +326,8 @@ def verify_certificate(
     if max_time_skew is not None and now_ns is None:
         now_ns = time.time_ns()
     clock = now_ns if max_time_skew is not None else None
-    key = _signing_key(parsed, bytes(root_key_der), effective_canister_id, clock)
-    _verify_signature(parsed, key)
+    key = _signing_key(parsed, bytes(root_key_der), effective_canister_id, clock, bls_verifier)
+    _verify_signature(parsed, key, bls_verifier)
     if clock is not None and max_time_skew is not None:
         _check_time(parsed, clock, max_time_skew, max_time_skew, "certificate")
     return parsed

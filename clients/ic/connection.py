@@ -28,6 +28,7 @@ from typing import Any
 import cbor2
 import httpx
 
+from .bls import BlsVerifier, verify_bls
 from .candid import CanisterProxy, DidService, decode_reply, encode_args
 from .certificates import (
     DEFAULT_MAX_TIME_SKEW,
@@ -87,6 +88,7 @@ class Connection:
         http: httpx.Client | None = None,
         update_timeout: float = 60.0,
         max_time_skew: float = DEFAULT_MAX_TIME_SKEW,
+        bls_verifier: BlsVerifier = verify_bls,
     ) -> None:
         self.url = url.rstrip("/")
         self.identity = anonymous_identity() if identity is None else identity
@@ -97,6 +99,7 @@ class Connection:
         self.verify_query_signatures = verify_query_signatures
         self.update_timeout = update_timeout
         self.max_time_skew = max_time_skew
+        self.bls_verifier = bls_verifier
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(timeout=timeout)
         self._node_keys: dict[bytes, tuple[float, dict[bytes, bytes]]] = {}
@@ -208,7 +211,11 @@ class Connection:
         cert = Certificate.from_cbor(raw)
         if self.verify_certificates if verify is None else verify:
             verify_certificate(
-                cert, self.root_key, effective_canister_id=ecid, max_time_skew=self.max_time_skew
+                cert,
+                self.root_key,
+                effective_canister_id=ecid,
+                max_time_skew=self.max_time_skew,
+                bls_verifier=self.bls_verifier,
             )
         return cert
 
@@ -287,6 +294,7 @@ class Connection:
                         self.root_key,
                         effective_canister_id=principal_bytes(canister_id),
                         max_time_skew=self.max_time_skew,
+                        bls_verifier=self.bls_verifier,
                     )
                 outcome = _outcome(cert, rid)
                 if outcome is not None:

@@ -29,6 +29,7 @@ from clients.ic import (
     principal_of,
     query_content,
 )
+from clients.ic.bls import verify_bls
 from clients.ic.certificates import decode_cbor
 from tests.clients.ic_testkit import bls_keypair
 from tests.emulator_process import EmulatorProcess
@@ -257,3 +258,39 @@ def test_v4_404_falls_back_to_v2_call_and_polls(v2_only: EmulatorProcess) -> Non
     calls = [entry for entry in recorder.seen if entry[0] == "call"]
     assert calls[:2] == [("call", 404), ("call", 202)]
     assert ("read_state", 200) in recorder.seen
+
+
+class CountingVerifier:
+    """A ``BlsVerifier`` that delegates to ``verify_bls`` (or refuses everything) and counts calls."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.calls = 0
+
+    def __call__(self, signature48: bytes, message: bytes, public_key96: bytes) -> bool:
+        self.calls += 1
+        return False if self.refuse else verify_bls(signature48, message, public_key96)
+
+
+def test_the_connections_bls_verifier_checks_every_certificate(url: str, cid: str) -> None:
+    verifier = CountingVerifier()
+    with Connection(url, generate_ed25519(), bls_verifier=verifier) as c:
+        canister = c.canister(cid, DID)
+        before = canister.get()
+        assert canister.inc() == before + 1
+        c.read_state(cid, [[b"time"]])
+    # One BLS check for the subnet's node keys (read once, for the query signatures), one for the
+    # update's certificate, one for read_state; the queries carry node signatures, not certificates.
+    assert verifier.calls == 3
+
+
+def test_a_refusing_bls_verifier_means_no_reply_is_used(url: str, cid: str) -> None:
+    with Connection(url, generate_ed25519()) as good:
+        before = good.canister(cid, DID).get()
+        with Connection(url, generate_ed25519(), bls_verifier=CountingVerifier(refuse=True)) as c:
+            with pytest.raises(CertificateError, match="BLS signature does not verify"):
+                c.canister(cid, DID).inc()
+            with pytest.raises(CertificateError, match="BLS signature does not verify"):
+                c.read_state(cid, [[b"time"]])
+        # The update ran on the canister (the refusal is the client's), but its reply never reached us.
+        assert good.canister(cid, DID).get() == before + 1
