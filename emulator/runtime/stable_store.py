@@ -8,6 +8,13 @@ be answered again from the stored status without executing twice.
 
 WAL mode keeps readers (queries, admin inspection) cheap. `synchronous=FULL` fsyncs every commit, so an
 acknowledged write survives SIGKILL and power loss; `normal` survives SIGKILL only and is faster.
+
+New databases get 16 KiB pages: SQLite's cost of storing a 1 MiB chunk is per page (a WAL frame
+written, later read back and written again by the checkpoint), and 16 KiB pages cut it by about a
+third against SQLite's default 4 KiB (docs/performance.md, "16 KiB pages for the canister stores"). A
+database created with other pages keeps them: changing a page size needs a VACUUM out of WAL mode, a
+full rewrite of the file that would make start-up with 1 GiB of state take seconds. A restore takes
+the snapshot's page size (`restore_from`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,12 @@ from pathlib import Path
 from typing import Literal
 
 Durability = Literal["full", "normal"]
+
+PAGE_SIZE = 16384
+# SQLite checkpoints the WAL after this many bytes of frames: its default (1000 pages of its default
+# 4 KiB), kept in bytes whatever the page size, so the WAL file, the recovery after a crash and the
+# disk a canister needs stay as they were with 4 KiB pages.
+WAL_CHECKPOINT_BYTES = 1000 * 4096
 
 RUNTIME_SCHEMA = """
 CREATE TABLE IF NOT EXISTS _ic_meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -72,11 +85,21 @@ class StableStore:
 
     def _open(self, path: str) -> sqlite3.Connection:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # Only takes effect while the file is empty (a new database); it must precede WAL mode, which
+        # fixes the page size for good.
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={'FULL' if self._durability == 'full' else 'NORMAL'}")
         conn.execute("PRAGMA foreign_keys=ON")
+        _checkpoint_by_bytes(conn)
         conn.executescript(RUNTIME_SCHEMA)
         return conn
+
+    @property
+    def page_size(self) -> int:
+        """The database's page size: `PAGE_SIZE` if it was created here, else what it was created with."""
+        with self._lock:
+            return _page_size(self.conn)
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[sqlite3.Connection]:
@@ -194,14 +217,49 @@ class StableStore:
                 dest.close()
 
     def restore_from(self, source: Path) -> None:
-        """Replace every table with the contents of a snapshot file made by `backup_to`."""
+        """Replace every table with the contents of a snapshot file made by `backup_to`.
+
+        The store takes the snapshot's page size. A snapshot's pages need not match the store's: one
+        taken before new stores got 16 KiB pages has 4 KiB ones, and an old 4 KiB store may load a
+        new snapshot. SQLite's backup refuses to copy into a WAL database whose page size differs
+        from the source's (SQLITE_READONLY, "attempt to write a readonly database", nothing
+        written), so for that case the connection leaves WAL mode for the copy and returns to it
+        after. Out of WAL mode the backup rewrites the page size and every page in one transaction
+        under a rollback journal: a failure rolls it back, and after a SIGKILL the next open rolls
+        the hot journal back, so a refused or interrupted restore leaves the old database as it was.
+
+        Chosen over the alternatives because it stays one transaction on the store's own
+        connection: swapping in a converted file would mean closing the connection and replacing
+        the file with its -wal and -shm beside it (not atomic), and converting the snapshot to the
+        store's page size would cost a VACUUM, one more full copy, on every such restore. Leaving
+        WAL mode needs the only connection to the file, which the store is while the emulator
+        runs; another process holding it open makes the restore fail (SQLITE_BUSY) with nothing
+        changed. A same-size restore stays in WAL mode, as before.
+        """
         with self._lock:
             src = sqlite3.connect(str(source))
             try:
-                src.backup(self.conn)
+                if _page_size(src) == _page_size(self.conn) or not self._in_wal_mode():
+                    src.backup(self.conn)
+                else:
+                    self._backup_outside_wal(src)
             finally:
                 src.close()
             self.conn.executescript(RUNTIME_SCHEMA)
+
+    def _in_wal_mode(self) -> bool:
+        return str(self.conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+
+    def _backup_outside_wal(self, src: sqlite3.Connection) -> None:
+        left = str(self.conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]).lower()
+        if left != "delete":
+            raise sqlite3.OperationalError(f"cannot leave WAL mode to restore (journal mode {left})")
+        try:
+            src.backup(self.conn)
+        finally:
+            # Also after a failed copy: the store must serve in WAL mode again either way.
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            _checkpoint_by_bytes(self.conn)
 
     def wipe(self) -> None:
         """Drop every table: the state of a freshly created canister."""
@@ -232,3 +290,11 @@ class StableStore:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+
+
+def _page_size(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def _checkpoint_by_bytes(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA wal_autocheckpoint={max(1, WAL_CHECKPOINT_BYTES // _page_size(conn))}")
