@@ -4,11 +4,13 @@ Why per process and built lazily by the first user: on a worker the profile and 
 arrive with the master's first spawn message (Locust forwards custom options then), not at start-up,
 so nothing here may be read before a user exists.
 
-HTTP pools are per user (``connection_for``), not per process. httpcore checks every pooled
-connection for readability (a ``poll`` each, under gevent a watcher each) whenever it hands out or
-takes back a connection, so one process-wide pool made each call's cost grow with the number of users
-(9.8 % of the worker's CPU in the smoke profile, issue 13). A user holds at most as many sockets as it
-has calls in flight (a prober's burst, an uploader's chunk concurrency), as a person's browser would.
+HTTP pools are per user (``connection_for``), not per process: httpx's default pool (httpcore)
+checks every pooled connection for readability (a ``poll`` each, under gevent a watcher each)
+whenever it hands out or takes back a connection, so one process-wide pool made each call's cost
+grow with the number of users (9.8 % of the worker's CPU in the smoke profile, issue 13); the
+transport now is geventhttpclient's (``transport.py``), one small pool per user all the same. A user
+holds at most as many sockets as it has calls in flight (a prober's burst, an uploader's chunk
+concurrency), as a person's browser would.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from clients.ic import Connection
 from .client import verify_bls_on_native_thread
 from .profile import Profile, ProfileError, load_profile, parse_profile
 from .slo import InvariantState
+from .transport import GeventTransport
 
 __all__ = [
     "INVARIANT_MESSAGE",
@@ -104,10 +107,10 @@ def profile_for(environment: Environment) -> Profile:
 
 
 def _new_http() -> httpx.Client:
+    """httpx over geventhttpclient (``transport.py``: why); timeouts live in the transport."""
     # 16 connections: more than any user has calls in flight (a burst of 6, 4 chunk threads).
     return httpx.Client(
-        timeout=httpx.Timeout(60.0, connect=10.0),
-        limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+        transport=GeventTransport(max_connections=16, connect_timeout=10.0, network_timeout=60.0)
     )
 
 
