@@ -1,6 +1,6 @@
 """Candid: the type model, a strict bounded binary codec, and a `.did` parser."""
 
-from emulator.candid.codec import decode_args, encode_args
+from emulator.candid.codec import ArgsEncoder, OverBudget, decode_args, encode_args
 from emulator.candid.did import DidFile, parse_did
 from emulator.candid.types import (
     BOOL,
@@ -59,6 +59,7 @@ __all__ = [
     "PRINCIPAL",
     "RESERVED",
     "TEXT",
+    "ArgsEncoder",
     "CandidError",
     "DidFile",
     "Field",
@@ -67,6 +68,7 @@ __all__ = [
     "Future",
     "Knot",
     "Opt",
+    "OverBudget",
     "Prim",
     "Record",
     "Service",

@@ -104,9 +104,34 @@ class _Mismatch(CandidError):
     """A well-formed value that does not coerce to the expected type; under `opt` this reads as null."""
 
 
-def decode_args(data: bytes, types: Sequence[Type]) -> list[Any]:
-    """Decode a whole argument (or reply) message at the expected types."""
-    return _Decoder(bytes(data)).args(types)
+class OverBudget(Exception):
+    """A decode with a lowered budget (`decode_args(..., fuel=...)`) ran out of it.
+
+    Deliberately not a `CandidError`: it is never an answer. The message's own budget is at least as
+    large, so decoding again without `fuel` gives the message's real outcome.
+    """
+
+
+def decode_args(data: bytes, types: Sequence[Type], *, fuel: int | None = None) -> list[Any]:
+    """Decode a whole argument (or reply) message at the expected types.
+
+    `fuel` lowers the budget for a cheap first attempt (the server decodes small arguments where they
+    arrive instead of handing them to its decode pool). Fuel only ever decreases and every step checks it
+    the same way, so a decode that finishes within the lower budget takes exactly the steps, and gives
+    exactly the values or the `CandidError`, of a decode with the message's own budget; one that runs out
+    raises `OverBudget` instead of the "decoding cost exceeds the limit" refusal, which might not be the
+    message's answer.
+    """
+    decoder = _Decoder(bytes(data))
+    if fuel is None or fuel >= decoder.fuel:
+        return decoder.args(types)
+    decoder.fuel = fuel
+    try:
+        return decoder.args(types)
+    except CandidError:
+        if decoder.fuel < 0:  # only `spend` drives it below zero, and it raises at once when it does
+            raise OverBudget from None
+        raise
 
 
 class _Decoder:

@@ -59,19 +59,46 @@ def encode_args(types: Sequence[Type], values: Sequence[Any]) -> bytes:
     """Encode an argument (or reply) sequence; `values` must match `types` one to one."""
     if len(types) != len(values):
         raise CandidError(f"{len(values)} values for {len(types)} types")
+    return _encode_values(types, values, bytearray(_header(types)))
+
+
+def _header(types: Sequence[Type]) -> bytes:
+    """`DIDL`, the type table and the argument types: everything that depends on the types alone."""
     table = _TypeTable()
     refs = b"".join(table.ref(t) for t in types)
-    out = bytearray(b"DIDL")
-    out += encode_uleb(len(table.entries))
-    out += b"".join(table.entries)
-    out += encode_uleb(len(types))
-    out += refs
+    entries = b"".join(table.entries)
+    return b"DIDL" + encode_uleb(len(table.entries)) + entries + encode_uleb(len(types)) + refs
+
+
+def _encode_values(types: Sequence[Type], values: Sequence[Any], out: bytearray) -> bytes:
     for i, (t, v) in enumerate(zip(types, values, strict=True)):
         try:
             _value(t, v, out)
         except CandidError as exc:
             raise CandidError(f"argument {i}: {exc}") from None
     return bytes(out)
+
+
+class ArgsEncoder:
+    """`encode_args` for one type sequence, used again and again (a method's results).
+
+    The header is the same bytes for every call, and building the type table was most of the cost
+    of a small reply, so it is built once, on the first call that gets as far as `encode_args` would
+    (after the count check), and kept; the output is `encode_args`'s, byte for byte, errors included.
+    """
+
+    def __init__(self, types: Sequence[Type]) -> None:
+        self._types = tuple(types)
+        self._header: bytes | None = None
+
+    def encode(self, values: Sequence[Any]) -> bytes:
+        types = self._types
+        if len(types) != len(values):
+            raise CandidError(f"{len(values)} values for {len(types)} types")
+        header = self._header
+        if header is None:
+            header = self._header = _header(types)
+        return _encode_values(types, values, bytearray(header))
 
 
 class _TypeTable:

@@ -35,6 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal, overload
 
+from cbor2 import frozendict
+
 from emulator.principal import Principal, PrincipalError
 from emulator.protocol.cbor_codec import U64_MAX, decode_body
 from emulator.protocol.errors import ProtocolError
@@ -240,7 +242,19 @@ def _describe(value: Any) -> str:
     return _KIND_NAMES.get(type(value), type(value).__name__)
 
 
+def _exact(value: Any, kind: type) -> bool:
+    """`value` is of the very type decoded CBOR gives for `kind` and passes `_typed`: the common case,
+    answered with one type lookup (the general checks below run for anything else)."""
+    decoded_as = type(value)
+    if decoded_as is not kind:
+        return kind is Mapping and decoded_as is frozendict
+    return kind is not int or 0 <= value <= U64_MAX
+
+
 def _require(what: str, container: Mapping[str, Any], name: str, kind: type, scope: str) -> Any:
+    value = container.get(name)
+    if _exact(value, kind):
+        return value
     if name not in container or container[name] is None:
         if name in container:
             raise _shape_error(
@@ -252,8 +266,8 @@ def _require(what: str, container: Mapping[str, Any], name: str, kind: type, sco
 
 def _optional(what: str, container: Mapping[str, Any], name: str, kind: type, scope: str) -> Any:
     value = container.get(name)
-    if value is None:
-        return None
+    if value is None or _exact(value, kind):
+        return value
     return _typed(what, value, name, kind, scope)
 
 

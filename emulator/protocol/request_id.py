@@ -12,9 +12,40 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+_digest = hashlib.sha256
+
 
 def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+# H(key) of the field names the spec defines for requests, query responses and delegations: every
+# request id and response signature hashes most of them, so each is hashed once here. Other keys
+# (whatever a request carries) are hashed as they come; the table never grows.
+_KEY_HASHES: dict[str, bytes] = {
+    key: hashlib.sha256(key.encode("utf-8")).digest()
+    for key in (
+        "request_type",
+        "canister_id",
+        "method_name",
+        "arg",
+        "sender",
+        "ingress_expiry",
+        "nonce",
+        "paths",
+        "sender_info",
+        "status",
+        "reply",
+        "reject_code",
+        "reject_message",
+        "error_code",
+        "timestamp",
+        "request_id",
+        "pubkey",
+        "expiration",
+        "targets",
+    )
+}
 
 
 def uleb128(value: int) -> bytes:
@@ -45,6 +76,15 @@ def sleb128(value: int) -> bytes:
 
 
 def _hash_value(value: Any) -> bytes:
+    # Exact types first: they are what decoded CBOR and the replica's own maps hold, and each costs
+    # one type lookup instead of a chain of isinstance checks (one of them against an ABC).
+    kind = type(value)
+    if kind is bytes:
+        return _digest(value).digest()
+    if kind is str:
+        return _digest(value.encode("utf-8")).digest()
+    if kind is int:
+        return _digest(uleb128(value) if value >= 0 else sleb128(value)).digest()
     # bool is an int subclass in Python but has no encoding in the spec; refuse it explicitly
     # instead of silently hashing True as 1.
     if isinstance(value, bool) or value is None:
@@ -75,9 +115,12 @@ def representation_independent_hash(value: Mapping[str, Any]) -> bytes:
             raise ValueError(f"map key {key!r} is not a text string")
         if item is None:
             continue
-        pairs.append(_sha256(key.encode("utf-8")) + _hash_value(item))
+        key_hash = _KEY_HASHES.get(key)
+        if key_hash is None:
+            key_hash = _digest(key.encode("utf-8")).digest()
+        pairs.append(key_hash + _hash_value(item))
     pairs.sort()
-    return _sha256(b"".join(pairs))
+    return _digest(b"".join(pairs)).digest()
 
 
 def request_id(content: Mapping[str, Any]) -> bytes:

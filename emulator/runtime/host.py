@@ -10,6 +10,7 @@ messages behind it) and `has_recorded`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.candid import CandidError, decode_args, encode_args, parse_did
+from emulator.candid import ArgsEncoder, CandidError, decode_args, parse_did
 from emulator.candid.did import DidFile
 from emulator.principal import Principal
 from emulator.protocol.errors import (
@@ -99,6 +100,10 @@ class CanisterHost:
     # `module_hash()` reads source files, far too slow to repeat for every message.
     _exported: dict[str, tuple[Mode, str]] = field(init=False, default_factory=dict)
     _module_hash: bytes = field(init=False, default=b"")
+    # Each method's reply encoder (its Candid type table built once), valid for `_encoders_of` only:
+    # an upgrade, or an upgrade rolled back, replaces the interface object, and with it the encoders.
+    _reply_encoders: dict[str, ArgsEncoder] = field(init=False, default_factory=dict)
+    _encoders_of: DidFile | None = field(init=False, default=None)
     _timers: list[_ArmedTimer] = field(init=False, default_factory=list)
     configured_controllers: tuple[Principal, ...] = field(init=False, default=())
     running: bool = field(init=False, default=True)
@@ -202,18 +207,22 @@ class CanisterHost:
 
     # -- messages ----------------------------------------------------------------------------------
 
-    def decode_arguments(self, method: str, arg: bytes) -> DecodedArguments | None:
+    def decode_arguments(
+        self, method: str, arg: bytes, *, fuel: int | None = None
+    ) -> DecodedArguments | None:
         """Decode `arg` at the method's parameter types; safe on any thread (None: no such method).
 
         A pure function of the bytes and the current interface object, which an upgrade replaces but
-        never mutates; the Candid cost model bounds it to about 100 ms whatever the bytes.
+        never mutates; the Candid cost model bounds it to about 100 ms whatever the bytes. With `fuel`
+        (a lower budget) it raises `OverBudget` where that budget runs out, and otherwise gives what
+        the whole budget gives (`emulator.candid.decode_args`).
         """
         interface = self.interface
         func = interface.service.get(method)
         if func is None:
             return None
         try:
-            return DecodedArguments(method, interface, decode_args(arg, func.args), None)
+            return DecodedArguments(method, interface, decode_args(arg, func.args, fuel=fuel), None)
         except CandidError as exc:
             return DecodedArguments(method, interface, None, str(exc))
 
@@ -227,7 +236,12 @@ class CanisterHost:
         return decoded.values
 
     def _encode(self, method: str, result: Any) -> bytes:
+        if self._encoders_of is not self.interface:
+            self._reply_encoders, self._encoders_of = {}, self.interface
         results = self.interface.service[method].results
+        encoder = self._reply_encoders.get(method)
+        if encoder is None:
+            encoder = self._reply_encoders[method] = ArgsEncoder(results)
         values: Sequence[Any]
         if len(results) == 0:
             values = []
@@ -236,7 +250,7 @@ class CanisterHost:
         else:
             values = result
         try:
-            return encode_args(results, values)
+            return encoder.encode(values)
         except CandidError as exc:
             raise CanisterTrap(f"failed to encode reply: {exc}") from exc
 
@@ -249,11 +263,23 @@ class CanisterHost:
         return None
 
     def _execute(
-        self, caller: Principal, method: str, arg: bytes, limit: int, decoded: DecodedArguments | None
+        self,
+        caller: Principal,
+        method: str,
+        arg: bytes,
+        limit: int,
+        decoded: DecodedArguments | None,
+        *,
+        own_level: bool = True,
     ) -> Outcome:
-        """Run one message inside the caller's transaction; a trap undoes only this message."""
+        """Run one message inside the caller's transaction; a trap undoes only this message.
+
+        `own_level=False` is for a query: the read it runs in is rolled back whatever happens (with
+        the undos registered in it, newest first), so a savepoint of its own would undo nothing more
+        and costs two statements per query.
+        """
         try:
-            with self.store.atomic():
+            with self.store.atomic() if own_level else contextlib.nullcontext():
                 args = self._arguments(method, arg, decoded)
                 fn = getattr(self.instance, self._exported[method][1])
                 reply = self._encode(method, fn(self._context(caller, method), *args))
@@ -386,7 +412,7 @@ class CanisterHost:
         if rejected is not None:
             return rejected
         with self.store.read():
-            return self._execute(sender, method, arg, MAX_QUERY_REPLY_BYTES, decoded)
+            return self._execute(sender, method, arg, MAX_QUERY_REPLY_BYTES, decoded, own_level=False)
 
     def _status(self, sender: Principal, outcome: Outcome) -> RequestStatus:
         if isinstance(outcome, Replied):

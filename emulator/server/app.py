@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
+from json.encoder import encode_basestring_ascii as _json_text
 
 from aiohttp import web
 
@@ -29,19 +31,29 @@ call_log = logging.getLogger("emulator.calls")
 log = logging.getLogger("emulator.server")
 
 
+_CALL_LINE = (
+    '{"event": "call", "endpoint": %s, "canister": %s, "method": %s, "caller": %s, "outcome": %s, '
+    '"duration_ms": %s}'
+)
+
+
 def log_call(record: CallRecord) -> None:
-    """One structured JSON line per message: what an engineer greps when a client misbehaves."""
+    """One structured JSON line per message: what an engineer greps when a client misbehaves.
+
+    The line is what `json.dumps` makes of the record's dict (same escaping function, separators
+    and number form), filled into a fixed template: every message writes one, and building and
+    encoding the dict took as long as the rest of the log call.
+    """
+    duration_ms = round(record.duration_s * 1000, 3)
     call_log.info(
-        json.dumps(
-            {
-                "event": "call",
-                "endpoint": record.endpoint,
-                "canister": record.canister_id,
-                "method": record.method,
-                "caller": record.caller,
-                "outcome": record.outcome,
-                "duration_ms": round(record.duration_s * 1000, 3),
-            }
+        _CALL_LINE
+        % (
+            _json_text(record.endpoint),
+            _json_text(record.canister_id),
+            _json_text(record.method),
+            _json_text(record.caller),
+            _json_text(record.outcome),
+            float.__repr__(duration_ms) if math.isfinite(duration_ms) else json.dumps(duration_ms),
         )
     )
 
