@@ -11,6 +11,7 @@ without knowing about aiohttp.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import queue
@@ -177,8 +178,11 @@ class CanisterThread:
                 result = run()
             except BaseException as exc:  # the awaiting coroutine gets it, as from an executor
                 error = exc
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(_settle, future, result, error)
+            # The loop may close between the check and the call (shut-down): the thread must survive
+            # that to run the jobs still queued, so the race is caught, not only checked.
+            with contextlib.suppress(RuntimeError):
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(_settle, future, result, error)
             # Nothing of a finished message (a reply of up to 3 MiB) stays alive until the next one.
             del run, future, result, error
 

@@ -10,8 +10,11 @@ not run, and closing runs everything handed over before the thread ends.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -82,3 +85,25 @@ async def test_a_job_cancelled_before_it_started_does_not_run_and_close_drains_t
     with pytest.raises(RuntimeError):
         thread.post(lambda: None, loop, loop.create_future())
     thread.close()  # idempotent
+
+
+class ClosesOnHandBack(asyncio.SelectorEventLoop):
+    """A real loop that closes right after the thread checked it: the shut-down race, made certain."""
+
+    def call_soon_threadsafe(  # type: ignore[override]
+        self, callback: Callable[..., object], *args: Any, context: contextvars.Context | None = None
+    ) -> asyncio.Handle:
+        self.close()
+        return super().call_soon_threadsafe(callback, *args, context=context)  # raises: closed
+
+
+def test_a_loop_closing_as_a_job_hands_back_does_not_end_the_thread() -> None:
+    thread = CanisterThread("canister-test")
+    racing = ClosesOnHandBack()
+    done = threading.Event()
+    thread.post(done.set, racing, racing.create_future())
+    assert done.wait(5.0)
+    # Bounded: a dead thread would leave this waiting forever.
+    assert asyncio.run(asyncio.wait_for(thread.run(lambda: "still serving"), 10.0)) == "still serving"
+    assert racing.is_closed()
+    thread.close()
