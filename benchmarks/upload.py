@@ -92,15 +92,20 @@ def _store_page_size(state_dir: Path) -> int:
         conn.close()
 
 
-def _timed_upload(emu: EmulatorProcess, data: bytes, concurrency: int) -> tuple[float, float]:
-    """(wall seconds, emulator CPU seconds) of one upload."""
+def _timed_upload(emu: EmulatorProcess, data: bytes, concurrency: int) -> tuple[float, float, float]:
+    """(wall seconds, emulator CPU seconds, client CPU seconds) of one upload.
+
+    The client is this process (its threads only upload meanwhile), so its CPU is `process_time`."""
     assert emu.proc is not None
     cpu = process_cpu_seconds(emu.proc.pid)
+    client_cpu = time.process_time()
     seconds = upload_seconds(emu.url, data, concurrency)
-    return seconds, process_cpu_seconds(emu.proc.pid) - cpu
+    return seconds, process_cpu_seconds(emu.proc.pid) - cpu, time.process_time() - client_cpu
 
 
-def _figure(size: int, floor_s: list[float], upload_s: list[float], cpu_s: list[float]) -> dict[str, Any]:
+def _figure(
+    size: int, floor_s: list[float], upload_s: list[float], cpu_s: list[float], client_s: list[float]
+) -> dict[str, Any]:
     floor_rate = size / median(floor_s) / 1e6
     rate = size / median(upload_s) / 1e6
     return {
@@ -111,6 +116,7 @@ def _figure(size: int, floor_s: list[float], upload_s: list[float], cpu_s: list[
         "all_mb_s": [size / s / 1e6 for s in upload_s],
         "emulator_cpu_ms_per_mib": median(cpu_s) * 1e3 / (size / MIB),
         "all_emulator_cpu_ms_per_mib": [c * 1e3 / (size / MIB) for c in cpu_s],
+        "client_cpu_ms_per_mib": median(client_s) * 1e3 / (size / MIB),
     }
 
 
@@ -129,6 +135,7 @@ def run(mib: int, rounds: int, concurrencies: list[int], baseline: Path | None =
     floor_s: dict[int, list[float]] = {c: [] for c in concurrencies}
     upload_s: dict[str, dict[int, list[float]]] = {n: {c: [] for c in concurrencies} for n in names}
     cpu_s: dict[str, dict[int, list[float]]] = {n: {c: [] for c in concurrencies} for n in names}
+    client_s: dict[str, dict[int, list[float]]] = {n: {c: [] for c in concurrencies} for n in names}
     page_sizes: dict[str, int] = {}
     sha_s: list[float] = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
@@ -148,9 +155,10 @@ def run(mib: int, rounds: int, concurrencies: list[int], baseline: Path | None =
                 floor_s[c].append(sha + fc.transfer(mib, chunk, c))
                 # Alternate which emulator goes first, so neither always gets the quieter moment.
                 for name in names if index % 2 == 0 else names[::-1]:
-                    seconds, cpu = _timed_upload(emus[name], data, c)
+                    seconds, cpu, client_cpu = _timed_upload(emus[name], data, c)
                     upload_s[name][c].append(seconds)
                     cpu_s[name][c].append(cpu)
+                    client_s[name][c].append(client_cpu)
         fc.close()
         page_sizes = {name: _store_page_size(emus[name].state_dir) for name in names}
     figures: dict[str, Any] = {
@@ -160,12 +168,14 @@ def run(mib: int, rounds: int, concurrencies: list[int], baseline: Path | None =
         "store_page_size": page_sizes["current"],
     }
     for c in concurrencies:
-        figures[f"c{c}"] = _figure(size, floor_s[c], upload_s["current"][c], cpu_s["current"][c])
+        figures[f"c{c}"] = _figure(
+            size, floor_s[c], upload_s["current"][c], cpu_s["current"][c], client_s["current"][c]
+        )
     if baseline is not None:
         figures["baseline"] = {"source": str(baseline), "store_page_size": page_sizes["baseline"]}
         for c in concurrencies:
             figures["baseline"][f"c{c}"] = _figure(
-                size, floor_s[c], upload_s["baseline"][c], cpu_s["baseline"][c]
+                size, floor_s[c], upload_s["baseline"][c], cpu_s["baseline"][c], client_s["baseline"][c]
             )
     return figures
 
@@ -195,7 +205,8 @@ def main() -> None:
             print(
                 f"{label:8} ({side['store_page_size']} B pages) concurrency {c}: {f['mb_s']:.0f} MB/s "
                 f"(floor {f['floor_mb_s']:.0f} MB/s, {f['ratio']:.2f}x the floor's time), "
-                f"emulator {f['emulator_cpu_ms_per_mib']:.2f} ms CPU per MiB "
+                f"CPU per MiB: emulator {f['emulator_cpu_ms_per_mib']:.2f} ms, "
+                f"client {f['client_cpu_ms_per_mib']:.2f} ms "
                 f"(rounds: {', '.join(f'{x:.0f}' for x in f['all_mb_s'])} MB/s)"
             )
     write_json(args.json, {"machine": machine(), "upload": figures})
