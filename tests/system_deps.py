@@ -7,8 +7,12 @@ under ``CI=true`` a missing package is a failure, because CI installs them (`scr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +39,26 @@ def require_command(command: str, package: str) -> str:
         missing(f"{command} not found: install Debian's {package} (bash scripts/setup.sh --system, as root)")
     assert found is not None
     return found
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(mountpoint: Path, mib: int, purpose: str) -> Iterator[Path]:
+    """A ``mib``-MiB tmpfs at ``mountpoint`` (created), unmounted after; skip/fail when it cannot be.
+
+    Why a real small filesystem: a full disk is only honest when the kernel says ENOSPC. Mounting
+    needs root (``purpose`` says which test wanted it, in the skip or failure reason).
+    """
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        missing(f"mounting a size-limited tmpfs for {purpose} needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={mib}m", "tmpfs", str(mountpoint)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        missing(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)

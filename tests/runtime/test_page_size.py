@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from emulator.runtime.stable_store import PAGE_SIZE, RUNTIME_SCHEMA, StableStore
-from tests.system_deps import missing
+from tests.system_deps import mounted_tmpfs
 
 OLD_PAGE_SIZE = 4096  # SQLite's default, what every store had before 16 KiB pages
 
@@ -160,19 +160,8 @@ def test_a_cross_size_restore_that_fails_changes_nothing(tmp_path: Path) -> None
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 12 MiB tmpfs: a cross-size restore of a bigger snapshot runs out of space half-way."""
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    if os.geteuid() != 0:
-        missing("mounting a size-limited tmpfs for the full-disk restore test needs root")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mountpoint)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        missing(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+    with mounted_tmpfs(tmp_path / "disk", 12, "the full-disk restore test") as disk:
+        yield disk
 
 
 def test_a_cross_size_restore_on_a_full_disk_changes_nothing(tmp_path: Path, small_disk: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from clients.ic import Connection, Reject, generate_ed25519
 from tests.e2e.artifact_calls import CANISTER, Artifact, new_id, sha
 from tests.emulator_process import EmulatorProcess
 from tests.security.conftest import probe_status
-from tests.system_deps import missing
+from tests.system_deps import mounted_tmpfs
 
 MIB = 1 << 20
 DISK_MIB = 48
@@ -29,21 +28,8 @@ DISK_MIB = 48
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    if os.geteuid() != 0:
-        missing("mounting a size-limited tmpfs for the full-disk test needs root")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_MIB}m", "tmpfs", str(mountpoint)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        missing(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+    with mounted_tmpfs(tmp_path / "disk", DISK_MIB, "the full-disk test") as disk:
+        yield disk
 
 
 def _fill(disk: Path, leave_bytes: int) -> Path:
