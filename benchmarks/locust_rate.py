@@ -158,11 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     trees = [t.resolve() for t in args.tree] + [ROOT]
     results: dict[Path, list[dict[str, Any]]] = {t: [] for t in trees}
+    load = os.getloadavg()[0]
+    print(f"profile {profile.name} x{args.scale} users, {args.seconds} s per round, load {load:.2f}")
     print(
-        f"profile {profile.name} x{args.scale} users, {args.seconds} s per round, load {os.getloadavg()[0]:.2f}"
-    )
-    print(
-        f"{'tree':<28} {'calls/s':>8} {'fail':>5} {'locust cores':>12} {'CPU ms/call':>11} {'emulator cores':>14}"
+        f"{'tree':<28} {'calls/s':>8} {'fail':>5} {'locust cores':>12}"
+        f" {'CPU ms/call':>11} {'emulator cores':>14}"
     )
     with tempfile.TemporaryDirectory(prefix="locust-rate-") as work:
         for _ in range(args.rounds):
@@ -170,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                 r = one_round(tree, profile, args.scale, args.seconds, Path(work))
                 results[tree].append(r)
                 print(
-                    f"{tree.name[-28:]:<28} {r['calls_per_s']:8.1f} {r['failures']:5d} {r['locust_cores']:12.2f}"
-                    f" {r['cpu_ms_per_call']:11.2f} {r['emulator_cores']:14.2f}",
+                    f"{tree.name[-28:]:<28} {r['calls_per_s']:8.1f} {r['failures']:5d}"
+                    f" {r['locust_cores']:12.2f} {r['cpu_ms_per_call']:11.2f} {r['emulator_cores']:14.2f}",
                     flush=True,
                 )
     print("medians:")
