@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from icp_candid import DIDLoader, decode, encode
+from icp_candid.candid import LEB128  # the codec's own length encoder, so the bytes match encode's
 from icp_principal import Principal
 
 __all__ = ["CanisterProxy", "DidService", "Method", "decode_reply", "encode_args", "to_plain"]
@@ -88,6 +89,10 @@ class DidService:
             raise AttributeError(f"service has no method {name!r}") from None
 
 
+# Blobs shorter than this go through ``encode``: copying them costs nothing worth a second path.
+_BLOB_FAST_PATH_BYTES = 4096
+
+
 def encode_args(arg_types: Sequence[Any], args: Sequence[Any]) -> bytes:
     """Candid-encode ``args`` at ``arg_types``, refusing values that do not fit their type."""
     if len(arg_types) != len(args):
@@ -95,17 +100,15 @@ def encode_args(arg_types: Sequence[Any], args: Sequence[Any]) -> bytes:
     for i, (typ, value) in enumerate(zip(arg_types, args, strict=True)):
         if not typ.covariant(value):
             raise TypeError(f"argument {i} {value!r:.80} is not a valid Candid {typ.name}")
-    if args and _is_blob(arg_types[-1]) and isinstance(args[-1], (bytes, bytearray)):
+    last = args[-1] if args else None
+    big_blob = isinstance(last, (bytes, bytearray)) and len(last) >= _BLOB_FAST_PATH_BYTES
+    if big_blob and _is_blob(arg_types[-1]):
         return _encode_with_trailing_blob(arg_types, args)
     return _encode(arg_types, args)
 
 
 def _encode(arg_types: Sequence[Any], args: Sequence[Any]) -> bytes:
     return bytes(encode([{"type": t, "value": v} for t, v in zip(arg_types, args, strict=True)]))
-
-
-# Blobs shorter than this go through ``encode``: copying them costs nothing worth a second path.
-_BLOB_FAST_PATH_BYTES = 4096
 
 
 def _is_blob(typ: Any) -> bool:
@@ -120,23 +123,10 @@ def _encode_with_trailing_blob(arg_types: Sequence[Any], args: Sequence[Any]) ->
     it by the real length and bytes gives what ``encode`` would have produced.
     """
     blob = args[-1]
-    if len(blob) < _BLOB_FAST_PATH_BYTES:
-        return _encode(arg_types, args)
     head = _encode(arg_types, [*args[:-1], b""])
     if not head.endswith(b"\x00"):  # cannot happen for Candid; fall back rather than guess
         return _encode(arg_types, args)
-    return b"".join((head[:-1], _uleb128(len(blob)), blob))
-
-
-def _uleb128(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    return b"".join((head[:-1], LEB128.encode_u(len(blob)), blob))
 
 
 def to_plain(value: Any) -> Any:
