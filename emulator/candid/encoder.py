@@ -57,9 +57,7 @@ _F32, _F64 = struct.Struct("<f"), struct.Struct("<d")
 
 def encode_args(types: Sequence[Type], values: Sequence[Any]) -> bytes:
     """Encode an argument (or reply) sequence; `values` must match `types` one to one."""
-    if len(types) != len(values):
-        raise CandidError(f"{len(values)} values for {len(types)} types")
-    return _encode_values(types, values, bytearray(_header(types)))
+    return ArgsEncoder(types).encode(values)
 
 
 def _header(types: Sequence[Type]) -> bytes:

@@ -12,8 +12,6 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-_digest = hashlib.sha256
-
 
 def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
@@ -23,7 +21,7 @@ def _sha256(data: bytes) -> bytes:
 # request id and response signature hashes most of them, so each is hashed once here. Other keys
 # (whatever a request carries) are hashed as they come; the table never grows.
 _KEY_HASHES: dict[str, bytes] = {
-    key: hashlib.sha256(key.encode("utf-8")).digest()
+    key: _sha256(key.encode("utf-8"))
     for key in (
         "request_type",
         "canister_id",
@@ -76,23 +74,16 @@ def sleb128(value: int) -> bytes:
 
 
 def _hash_value(value: Any) -> bytes:
-    # Exact types first: they are what decoded CBOR and the replica's own maps hold, and each costs
-    # one type lookup instead of a chain of isinstance checks (one of them against an ABC).
-    kind = type(value)
-    if kind is bytes:
-        return _digest(value).digest()
-    if kind is str:
-        return _digest(value.encode("utf-8")).digest()
-    if kind is int:
-        return _digest(uleb128(value) if value >= 0 else sleb128(value)).digest()
-    # bool is an int subclass in Python but has no encoding in the spec; refuse it explicitly
-    # instead of silently hashing True as 1.
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"value {value!r} has no representation-independent hash")
+    # Blobs, texts and integers first: they are nearly every value a request holds, and each check is
+    # one C-level type test (the Mapping check, an ABC, comes last).
     if isinstance(value, bytes):
         return _sha256(value)
     if isinstance(value, str):
         return _sha256(value.encode("utf-8"))
+    # bool is an int subclass in Python but has no encoding in the spec; refuse it explicitly
+    # instead of silently hashing True as 1.
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"value {value!r} has no representation-independent hash")
     if isinstance(value, int):
         return _sha256(uleb128(value) if value >= 0 else sleb128(value))
     if isinstance(value, Mapping):
@@ -117,10 +108,10 @@ def representation_independent_hash(value: Mapping[str, Any]) -> bytes:
             continue
         key_hash = _KEY_HASHES.get(key)
         if key_hash is None:
-            key_hash = _digest(key.encode("utf-8")).digest()
+            key_hash = _sha256(key.encode("utf-8"))
         pairs.append(key_hash + _hash_value(item))
     pairs.sort()
-    return _digest(b"".join(pairs)).digest()
+    return _sha256(b"".join(pairs))
 
 
 def request_id(content: Mapping[str, Any]) -> bytes:
