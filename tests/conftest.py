@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from clients.ic import generate_ed25519, save_pem
 from tests.emulator_process import DEFAULT_ID, EXAMPLE_ID, EmulatorProcess
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,3 +46,12 @@ def artifact_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emul
     proc.start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def owner_pem(tmp_path: Path) -> tuple[Path, Any]:
+    """A controller's identity and its PEM file, for emulators started with `--controller PEM`."""
+    identity = generate_ed25519()
+    path = tmp_path / "owner.pem"
+    save_pem(identity, path)
+    return path, identity

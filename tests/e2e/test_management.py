@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from clients.admin import AdminClient
-from clients.ic import Connection, Reject, generate_ed25519, save_pem, sign_envelope
+from clients.ic import Connection, Reject, generate_ed25519, sign_envelope
 from clients.ic.envelope import call_content, query_content
 from emulator.candid import encode_args, parse_did
 from emulator.canisters.artifact import ArtifactCanister
@@ -31,14 +31,6 @@ GATEWAY_NOT_FOUND = "error: canister_not_found\ndetails: The specified canister 
 
 def principal_of(conn: Connection) -> Principal:
     return Principal(bytes(conn.identity.sender().bytes))
-
-
-@pytest.fixture
-def owner_pem(tmp_path: Path) -> tuple[Path, Any]:
-    identity = generate_ed25519()
-    path = tmp_path / "owner.pem"
-    save_pem(identity, path)
-    return path, identity
 
 
 @pytest.fixture

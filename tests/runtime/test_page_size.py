@@ -20,20 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.runtime.stable_store import PAGE_SIZE, RUNTIME_SCHEMA, StableStore
+from emulator.runtime.stable_store import PAGE_SIZE, StableStore
+from tests.store_files import OLD_PAGE_SIZE, old_database, page_size_of
 from tests.system_deps import mounted_tmpfs
-
-OLD_PAGE_SIZE = 4096  # SQLite's default, what every store had before 16 KiB pages
-
-
-def old_database(path: Path, page_size: int = OLD_PAGE_SIZE) -> Path:
-    """A store file as the emulator created it before 16 KiB pages: SQLite's default pages, WAL."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute(f"PRAGMA page_size={page_size}")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(RUNTIME_SCHEMA)
-    conn.close()
-    return path
 
 
 def fill(store: StableStore, blobs: int, size: int, tag: str) -> None:
@@ -51,15 +40,6 @@ def digest(store: StableStore) -> str:
         for tag, value in db.execute("SELECT tag, v FROM data ORDER BY k"):
             h.update(tag.encode() + bytes(value))
     return h.hexdigest()
-
-
-def file_page_size(path: Path) -> int:
-    """As a second reader sees it (read-only, closed at once: a restore needs the only connection)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("PRAGMA page_size").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def state_of(store: StableStore) -> tuple[int, str, str, int]:
@@ -84,7 +64,7 @@ def test_a_new_store_has_16_kib_pages_and_checkpoints_every_4_mib(tmp_path: Path
     assert state_of(store) == (PAGE_SIZE, "wal", "ok", checkpoint_pages(PAGE_SIZE))
     assert PAGE_SIZE == 16384
     store.close()
-    assert file_page_size(path) == PAGE_SIZE
+    assert page_size_of(path) == PAGE_SIZE
     reopened = StableStore(path)
     assert reopened.page_size == PAGE_SIZE
     reopened.close()
@@ -103,7 +83,7 @@ def test_an_old_4_kib_store_keeps_its_pages_and_serves(tmp_path: Path) -> None:
     fill(store, 2, 300_000, "after")
     assert digest(store) != before
     store.close()
-    assert file_page_size(path) == OLD_PAGE_SIZE
+    assert page_size_of(path) == OLD_PAGE_SIZE
 
 
 @pytest.mark.parametrize(
@@ -120,7 +100,7 @@ def test_restore_across_page_sizes_gives_the_snapshots_data(
     snapshot = tmp_path / "snapshot.sqlite3"
     source.backup_to(snapshot)
     source.close()
-    assert file_page_size(snapshot) == snapshot_pages
+    assert page_size_of(snapshot) == snapshot_pages
 
     path = old_database(tmp_path / "live.sqlite3", store_pages)
     store = StableStore(path)
@@ -180,7 +160,7 @@ def test_a_cross_size_restore_on_a_full_disk_changes_nothing(tmp_path: Path, sma
     assert state_of(store) == (PAGE_SIZE, "wal", "ok", checkpoint_pages(PAGE_SIZE))
     fill(store, 1, 1 << 20, "later")  # the space the failed copy took was given back
     store.close()
-    assert file_page_size(small_disk / "live.sqlite3") == PAGE_SIZE
+    assert page_size_of(small_disk / "live.sqlite3") == PAGE_SIZE
 
 
 _RESTORE_IN_A_CHILD = """

@@ -25,24 +25,15 @@ import pytest
 
 from clients.admin import AdminClient, AdminError
 from clients.artifact import upload
-from clients.ic import Connection, generate_ed25519, save_pem
+from clients.ic import Connection
 from emulator.principal import Principal
 from emulator.runtime.stable_store import PAGE_SIZE
 from tests.client.conftest import downloaded_sha256, make_client, new_id, sha256
 from tests.e2e import management_client as mgmt
 from tests.emulator_process import DEFAULT_ID, EXAMPLE_ID, EmulatorProcess
+from tests.store_files import OLD_PAGE_SIZE, old_database, page_size_of
 
-OLD_PAGE_SIZE = 4096
 CANISTERS = [f"artifact={DEFAULT_ID}", f"example={EXAMPLE_ID}"]
-
-
-def page_size_of(db: Path) -> int:
-    """Read beside the running emulator, and closed at once (a restore wants the only connection)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("PRAGMA page_size").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def store_of(emu: EmulatorProcess) -> Path:
@@ -53,11 +44,7 @@ def old_state(state: Path) -> Path:
     """A state directory whose canister stores were created with 4 KiB pages, as before."""
     (state / "canisters").mkdir(parents=True)
     for spec in CANISTERS:
-        conn = sqlite3.connect(state / "canisters" / f"{spec.split('=')[1]}.sqlite3", isolation_level=None)
-        conn.execute(f"PRAGMA page_size={OLD_PAGE_SIZE}")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE _ic_meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
-        conn.close()
+        old_database(state / "canisters" / f"{spec.split('=')[1]}.sqlite3")
     return state
 
 
@@ -93,14 +80,6 @@ def archived_page_size(archive: Path, tmp: Path) -> int:
         target = tmp / f"{archive.stem}-member.sqlite3"
         target.write_bytes(zf.read(f"canisters/{DEFAULT_ID}.sqlite3"))
     return page_size_of(target)
-
-
-@pytest.fixture
-def owner_pem(tmp_path: Path) -> tuple[Path, Any]:
-    identity = generate_ed25519()
-    path = tmp_path / "owner.pem"
-    save_pem(identity, path)
-    return path, identity
 
 
 def emulator(state: Path, owner_pem: tuple[Path, Any]) -> EmulatorProcess:
